@@ -1,0 +1,97 @@
+"""Per-file result cache in pytest's cache directory.
+
+One JSON document per gate maps a key (file path and content hash, tool versions,
+the gate's effective settings) to that file's findings. Findings hold no source
+text, so the cache holds no secrets. Documents carry a checksum and are replaced
+atomically; anything that does not verify is discarded with a note, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .model import Finding
+
+FORMAT = 1
+
+
+def entry_key(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+class ResultCache:
+    """Cached findings per file, one document per gate under ``directory``."""
+
+    def __init__(self, directory: Path, owner_version: str) -> None:
+        self.directory = directory
+        self.owner_version = owner_version
+
+    def _path(self, gate: str) -> Path:
+        return self.directory / f"{gate}.json"
+
+    def load(self, gate: str) -> tuple[dict[str, list[Finding]], str | None]:
+        """Return the gate's entries and, when the document had to be discarded, why."""
+        path = self._path(gate)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return {}, None
+        except OSError as exc:
+            return {}, f"result cache {path} unreadable ({exc.strerror}); discarded"
+        try:
+            doc = json.loads(raw)
+            if doc.get("format") != FORMAT or doc.get("version") != self.owner_version:
+                return {}, None  # another version's cache: silently rebuilt, not an error
+            entries = doc["entries"]
+            if doc["checksum"] != _checksum(entries):
+                raise ValueError("checksum mismatch")
+            parsed = {
+                str(key): [Finding.from_dict(f) for f in findings]
+                for key, findings in entries.items()
+            }
+        except Exception as exc:  # any corruption at all: never trust the document
+            return {}, f"result cache {path} is corrupt ({type(exc).__name__}: {exc}); discarded"
+        return parsed, None
+
+    def save(self, gate: str, entries: Mapping[str, list[Finding]]) -> str | None:
+        """Write the gate's entries atomically; return a note when that failed."""
+        plain = {key: [f.to_dict() for f in findings] for key, findings in entries.items()}
+        doc = {
+            "format": FORMAT,
+            "version": self.owner_version,
+            "checksum": _checksum(plain),
+            "entries": plain,
+        }
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(self._path(gate), json.dumps(doc, sort_keys=True).encode())
+        except OSError as exc:
+            return f"result cache not written ({exc.strerror}); the next run starts cold"
+        return None
+
+
+def _checksum(entries: Any) -> str:
+    canonical = json.dumps(entries, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,195 @@
+"""What a gate is: a named check with its own configuration schema.
+
+A gate never formats output, never decides a verdict and never knows where or when
+it runs: it turns the shared context into an :class:`~.model.Analysis`; the core
+applies the severity policy, caches, reports and writes evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .model import Analysis, Finding, Severity, with_fingerprints
+
+if TYPE_CHECKING:
+    from .cache import ResultCache
+    from .config import GateSettings, Option, Settings
+    from .inventory import Inventory, InventoryFile
+
+
+class GateError(Exception):
+    """The gate could not judge: a tool is missing, crashed, timed out or spoke nonsense."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.detail}" if self.detail else self.message
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """Everything a gate may read: its settings, the project's, the shared inventory."""
+
+    settings: GateSettings
+    project: Settings
+    inventory: Inventory
+    cache: ResultCache | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        return self.project.root
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.timeout
+
+
+class Gate:
+    """Base class of every gate. Subclasses set ``name`` and implement :meth:`check`."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[Sequence[Option]] = ()
+
+    def validate(self, values: Mapping[str, Any], where: str) -> None:
+        """Check combinations of options; raise :class:`~.config.ConfigError` when impossible."""
+
+    def check(self, ctx: GateContext) -> Analysis:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """A file gate's findings for the files it was handed, plus anything that went wrong."""
+
+    findings: Sequence[Finding] = ()
+    problems: Sequence[str] = ()
+    figures: Mapping[str, int | float | str] = field(default_factory=dict)
+
+
+class FileGate(Gate):
+    """A gate whose findings for a file depend only on that file (and the settings).
+
+    The core does the rest: selecting the gate's files from the inventory, failing
+    on files in scope that it cannot read, and caching findings per file so that an
+    unchanged file is never analysed twice.
+    """
+
+    patterns: ClassVar[tuple[str, ...]] = ("*",)
+    unscannable_severity: ClassVar[Severity] = Severity.CRITICAL
+
+    def selects(self, file: InventoryFile) -> bool:
+        return any(fnmatchcase(file.name, p) for p in self.patterns)
+
+    def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
+        """Versions of the tools used; a change invalidates the cache."""
+        return {}
+
+    def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
+        """Anything besides the file and settings that changes results (a tool's config)."""
+        return {}
+
+    def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
+        raise NotImplementedError
+
+    def unscannable(self, file: InventoryFile) -> Finding | None:
+        """The finding for a selected file the gate cannot read; None to skip it knowingly."""
+        from .inventory import FileStatus
+
+        if file.status is FileStatus.LINK:
+            return None  # the target is checked in its own right
+        return Finding(
+            gate=self.name,
+            rule="unscannable-file",
+            severity=self.unscannable_severity,
+            path=file.path,
+            line=0,
+            message=f"cannot be checked: {file.status.value} ({file.detail})",
+            hint="fix the file, or exclude it explicitly with `exclude` if it is not source",
+        )
+
+    def check(self, ctx: GateContext) -> Analysis:
+        from .cache import entry_key
+        from .inventory import FileStatus
+
+        inventory = ctx.inventory
+        if inventory.problems:
+            return Analysis(problems=inventory.problems)
+        selected = [f for f in inventory.files if self.selects(f)]
+        if not selected:
+            return Analysis(
+                problems=(
+                    f"no files to check: none of the {len(inventory.files)} files in scope "
+                    f"match {', '.join(self.patterns)}. Check `paths`/`exclude`, or set "
+                    f"`enabled = false` for this gate if the project has none.",
+                )
+            )
+        readable = [f for f in selected if f.status is FileStatus.TEXT]
+        findings: list[Finding] = []
+        for f in selected:
+            if f.status is not FileStatus.TEXT and (u := self.unscannable(f)) is not None:
+                findings.append(u)
+
+        versions = dict(self.tool_versions(ctx))
+        salt = entry_key(
+            self.name,
+            repr(sorted(versions.items())),
+            ctx.settings.digest(),
+            repr(sorted(self.cache_inputs(ctx).items())),
+        )
+        cached: dict[str, list[Finding]] = {}
+        if ctx.cache is not None:
+            cached, note = ctx.cache.load(self.name)
+            if note:
+                ctx.notes.append(note)
+        keys = {f.path: entry_key(salt, f.path, f.sha256) for f in readable}
+        misses = [f for f in readable if keys[f.path] not in cached]
+        for f in readable:
+            if keys[f.path] in cached:
+                findings.extend(cached[keys[f.path]])
+
+        analysed = self.analyse(misses, ctx) if misses else FileAnalysis()
+        by_path: dict[str, list[Finding]] = {f.path: [] for f in misses}
+        for finding in analysed.findings:
+            by_path.setdefault(finding.path, []).append(finding)
+        fresh: dict[str, list[Finding]] = {}
+        for path, file_findings in by_path.items():
+            if file_findings and path in inventory.by_path:
+                lines = inventory.read_text(inventory.by_path[path]).splitlines()
+                file_findings = with_fingerprints(file_findings, lines)
+            findings.extend(file_findings)
+            if path in keys:
+                fresh[keys[path]] = file_findings
+
+        # A run with problems may have missed findings: never remember it as clean.
+        if ctx.cache is not None and fresh and not analysed.problems:
+            live = set(keys.values())
+            merged = {k: v for k, v in cached.items() if k in live}
+            merged.update(fresh)
+            note = ctx.cache.save(self.name, merged)
+            if note:
+                ctx.notes.append(note)
+        figures: dict[str, int | float | str] = {
+            "files_checked": len(selected),
+            "files_analysed": len(misses),
+            "files_cached": len(readable) - len(misses),
+        }
+        figures.update(analysed.figures)
+        return Analysis(
+            findings=tuple(findings),
+            problems=tuple(analysed.problems),
+            figures=figures,
+            tool_versions=versions,
+            notes=tuple(ctx.notes),
+        )

@@ -1,0 +1,269 @@
+"""The lint gate: ``ruff check`` and ``ruff format --check`` under the project's own ruff config.
+
+Ruff is given the exact files in scope with ``--force-exclude``, so the project's
+``[tool.ruff]`` (or ``ruff.toml``) decides rules and exclusions. Ruff's quiet
+passes are closed: a configuration that excludes every file errors, files ruff
+excluded are named, and an unparseable file is a critical finding.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..config import Option
+from ..gate import FileAnalysis, FileGate, GateContext, GateError
+from ..hookspecs import hookimpl
+from ..inventory import InventoryFile
+from ..model import Finding, Severity
+from ..process import run_tool
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: Rule sets a project can switch on without touching its ruff config.
+PRESETS: Mapping[str, tuple[str, ...]] = {
+    "no-debug": ("T10", "T20"),  # breakpoint()/pdb, print()/pprint()
+    "no-todo": ("FIX",),  # TODO, FIXME, XXX, HACK comments
+    "no-blanket-noqa": ("PGH004",),  # suppressions that name no rule codes
+}
+
+#: Ruff codes meaning "this file could not be analysed at all".
+UNANALYSABLE = {"invalid-syntax", "E999", "E902"}
+
+RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
+ARG_BUDGET = 100_000  # characters of paths per ruff invocation, well under ARG_MAX
+
+
+class LintGate(FileGate):
+    name = "lint"
+    description = "ruff check and ruff format --check, under the project's own ruff config"
+    patterns = ("*.py", "*.pyi", "*.ipynb")
+    options = (
+        Option(
+            "format",
+            "bool",
+            True,
+            "Also require `ruff format --check` to pass (files as ruff format would write them).",
+        ),
+        Option(
+            "presets",
+            "list[str]",
+            ["no-blanket-noqa"],
+            "Rule sets added to the project's ruff selection: "
+            + "; ".join(f"{k} = {', '.join(v)}" for k, v in PRESETS.items())
+            + ".",
+            choices=tuple(PRESETS),
+        ),
+        Option("severity", "severity", "high", "Severity of a ruff rule violation."),
+        Option("format_severity", "severity", "high", "Severity of a file ruff would reformat."),
+    )
+
+    @cached_property
+    def ruff(self) -> str:
+        try:
+            from ruff.__main__ import find_ruff_bin
+        except ImportError:
+            raise GateError("ruff is not installed: `pip install ruff`") from None
+        try:
+            return str(find_ruff_bin())
+        except FileNotFoundError:
+            raise GateError("the ruff package is installed but its binary is missing") from None
+
+    def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
+        proc = run_tool([self.ruff, "--version"], cwd=ctx.root, timeout=ctx.timeout)
+        return {"ruff": proc.stdout.strip().removeprefix("ruff ").strip()}
+
+    def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
+        """Ruff's configuration files: editing one must re-lint every file."""
+        inputs = {}
+        candidates = [f for f in ctx.inventory.files if f.name in RUFF_CONFIG_FILES]
+        root_pyproject = ctx.root / "pyproject.toml"
+        if "pyproject.toml" not in ctx.inventory.by_path and root_pyproject.exists():
+            inputs["pyproject.toml"] = _ruff_table_digest(root_pyproject)
+        for f in candidates:
+            path = ctx.inventory.abspath(f)
+            inputs[f.path] = _ruff_table_digest(path) if f.name == "pyproject.toml" else f.sha256
+        return inputs
+
+    def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
+        settings = ctx.settings
+        extend = sorted({code for p in settings["presets"] for code in PRESETS[p]})
+        common = ["--force-exclude", "--no-cache"]
+        paths = [f.path for f in files]
+
+        shown: set[str] = set()
+        for batch in _batches(paths):
+            proc = run_tool(
+                [self.ruff, "check", "--show-files", *common, "--", *batch],
+                cwd=ctx.root,
+                timeout=ctx.timeout,
+            )
+            shown.update(_relative(line, ctx.root) for line in proc.stdout.splitlines() if line)
+        linted = [p for p in paths if p in shown]
+        skipped = sorted(set(paths) - shown)
+        if not linted:
+            raise GateError(
+                f"ruff's configuration excludes all {len(paths)} files in scope, so nothing "
+                "would be linted; check `exclude`/`extend-exclude` in [tool.ruff], or "
+                "disable the lint gate deliberately",
+            )
+
+        findings: list[Finding] = []
+        unanalysable: set[str] = set()
+        check_args = ["--output-format", "json", *common]
+        if extend:
+            check_args += ["--extend-select", ",".join(extend)]
+        for batch in _batches(linted):
+            proc = run_tool(
+                [self.ruff, "check", *check_args, "--", *batch],
+                cwd=ctx.root,
+                timeout=ctx.timeout,
+                ok_codes=(0, 1),
+            )
+            for entry in _parse(proc.stdout, "ruff check"):
+                finding = self._finding(entry, ctx.root, Severity.parse(settings["severity"]))
+                if finding.rule in UNANALYSABLE:
+                    unanalysable.add(finding.path)
+                findings.append(finding)
+
+        if settings["format"]:
+            fmt_targets = [p for p in linted if p not in unanalysable]
+            for batch in _batches(fmt_targets):
+                findings.extend(self._format(batch, ctx))
+
+        notes = []
+        if skipped:
+            shown_list = ", ".join(skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+            notes.append(f"{len(skipped)} file(s) excluded by the ruff configuration: {shown_list}")
+        figures: dict[str, int | float | str] = {
+            "files_linted": len(linted),
+            "files_excluded_by_ruff": len(skipped),
+        }
+        if notes:
+            ctx.notes.extend(notes)
+        return FileAnalysis(findings=findings, figures=figures)
+
+    def _format(self, batch: list[str], ctx: GateContext) -> Iterator[Finding]:
+        proc = run_tool(
+            [
+                self.ruff,
+                "format",
+                "--check",
+                "--output-format",
+                "json",
+                "--force-exclude",
+                "--no-cache",
+                "--",
+                *batch,
+            ],
+            cwd=ctx.root,
+            timeout=ctx.timeout,
+            ok_codes=(0, 1, 2),
+        )
+        entries = _parse(proc.stdout, "ruff format", stderr=proc.stderr)
+        severity = Severity.parse(ctx.settings["format_severity"])
+        if proc.returncode == 2 and not any(e.get("code") in UNANALYSABLE for e in entries):
+            raise GateError("ruff format exited with code 2", proc.stderr.strip()[-2000:])
+        for entry in entries:
+            if entry.get("code") in UNANALYSABLE:
+                continue  # already reported by ruff check
+            path = _relative(entry["filename"], ctx.root)
+            yield Finding(
+                gate=self.name,
+                rule="format",
+                severity=severity,
+                path=path,
+                line=int(entry["location"]["row"]),
+                column=int(entry["location"]["column"]),
+                message="not formatted as `ruff format` would write it",
+                hint=f"run `ruff format {path}`",
+            )
+
+    def _finding(self, entry: Mapping[str, Any], root: Path, severity: Severity) -> Finding:
+        code = entry.get("code") or entry.get("name") or "ruff"
+        path = _relative(entry["filename"], root)
+        location = entry.get("location") or {}
+        message = str(entry.get("message", ""))
+        if entry.get("cell"):
+            message = f"[cell {entry['cell']}] {message}"
+        fix = entry.get("fix") or {}
+        if code in UNANALYSABLE:
+            hint = "ruff cannot parse this file, so nothing in it is checked; fix the syntax"
+            severity = Severity.CRITICAL
+        elif fix.get("applicability") == "safe":
+            hint = f"fixable: `ruff check --fix {path}`"
+        elif fix:
+            hint = f"fixable with `ruff check --fix --unsafe-fixes {path}` (review the change)"
+        else:
+            hint = f"see {entry['url']}" if entry.get("url") else ""
+        return Finding(
+            gate=self.name,
+            rule=str(code),
+            severity=severity,
+            path=path,
+            line=int(location.get("row") or 0),
+            column=int(location.get("column") or 0),
+            message=message,
+            hint=hint,
+            url=str(entry.get("url") or ""),
+        )
+
+
+def _parse(stdout: str, what: str, stderr: str = "") -> list[dict[str, Any]]:
+    try:
+        data = json.loads(stdout or "[]")
+        if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+            raise ValueError("not a list of objects")
+        for entry in data:
+            if "filename" not in entry:
+                raise KeyError("filename")
+    except (ValueError, KeyError) as exc:
+        raise GateError(
+            f"{what} printed output that is not its JSON report ({exc})",
+            (stderr or stdout).strip()[-2000:],
+        ) from None
+    return data
+
+
+def _relative(filename: str, root: Path) -> str:
+    path = Path(filename)
+    if not path.is_absolute():
+        path = root / path
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+
+
+def _batches(paths: Sequence[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for p in paths:
+        if batch and size + len(p) + 1 > ARG_BUDGET:
+            yield batch
+            batch, size = [], 0
+        batch.append(p)
+        size += len(p) + 1
+    if batch:
+        yield batch
+
+
+def _ruff_table_digest(pyproject: Path) -> str:
+    """Only ``[tool.ruff]`` of a pyproject matters to ruff; hash that, not the version bump."""
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"unreadable: {exc}"
+    return json.dumps(data.get("tool", {}).get("ruff"), sort_keys=True)
+
+
+@hookimpl
+def platformgates_gates() -> list[FileGate]:
+    return [LintGate()]

@@ -1,0 +1,280 @@
+"""The files in scope: one shared inventory per session, every file accounted for.
+
+Git decides what belongs to the project (tracked files plus untracked files it does not
+ignore, so a file not yet added is still checked). Outside a repository git still
+decides, through a throw-away index, so ``.gitignore`` means the same everywhere.
+Every file is read once here: its hash keys the result cache, and anything a gate
+could not read (binary, not UTF-8, too large, a broken or escaping link) is
+recorded with the reason instead of crashing or vanishing.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import hashlib
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+SNIFF_BYTES = 8192
+
+
+class FileStatus(str, enum.Enum):
+    """Whether a gate can read a file, and if not, why."""
+
+    TEXT = "text"
+    BINARY = "binary"
+    UNDECODABLE = "undecodable"
+    TOO_LARGE = "too large"
+    UNREADABLE = "unreadable"
+    OUTSIDE = "outside the project"
+    LINK = "link"
+
+
+@dataclass(frozen=True)
+class InventoryFile:
+    """One file in scope. ``path`` is POSIX and relative to the project root."""
+
+    path: str
+    status: FileStatus
+    size: int = 0
+    sha256: str = ""
+    detail: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def suffix(self) -> str:
+        name = self.name
+        return name[name.rfind(".") :] if "." in name else ""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The project's files after ``paths``/``exclude``, plus what could not be listed."""
+
+    root: Path
+    files: tuple[InventoryFile, ...]
+    source: str
+    problems: tuple[str, ...] = ()
+    excluded: int = 0
+
+    @cached_property
+    def by_path(self) -> dict[str, InventoryFile]:
+        return {f.path: f for f in self.files}
+
+    def abspath(self, file: InventoryFile) -> Path:
+        return self.root / file.path
+
+    def read_text(self, file: InventoryFile) -> str:
+        """The text of a TEXT file (UTF-8, a BOM dropped)."""
+        return self.abspath(file).read_bytes().decode("utf-8-sig")
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for f in self.files:
+            counts[f.status.value] = counts.get(f.status.value, 0) + 1
+        return counts
+
+    @classmethod
+    def scan(
+        cls,
+        root: Path,
+        *,
+        paths: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        max_file_size: int = 10 * 1024 * 1024,
+        only: Iterable[str] | None = None,
+    ) -> Inventory:
+        """List, filter and read the files of the project rooted at ``root``.
+
+        ``only`` narrows further to these relative paths (changed-files runs).
+        """
+        root = root.resolve()
+        try:
+            listed, source = _list_files(root)
+        except InventoryError as exc:
+            return cls(root=root, files=(), source="none", problems=(str(exc),))
+        keep = _PathFilter(paths, exclude)
+        wanted = set(only) if only is not None else None
+        files = []
+        excluded = 0
+        for rel in sorted(set(listed)):
+            if wanted is not None and rel not in wanted:
+                continue
+            if not keep(rel):
+                excluded += 1
+                continue
+            entry = _inspect(root, rel, max_file_size)
+            if entry is not None:
+                files.append(entry)
+        return cls(root=root, files=tuple(files), source=source, excluded=excluded)
+
+
+class InventoryError(Exception):
+    """The files could not be listed at all."""
+
+
+def _list_files(root: Path) -> tuple[list[str], str]:
+    git = shutil.which("git")
+    if git is None:
+        raise InventoryError(
+            "git is not installed: it decides which files are in scope (tracked plus "
+            "unignored files). Install git so the gates can list the project's files."
+        )
+    inside = subprocess.run(
+        [git, "rev-parse", "--is-inside-work-tree"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if inside.returncode == 0 and inside.stdout.strip() == "true":
+        return _git_ls_files(git, root, ["--cached", "--others", "--exclude-standard"]), "git"
+    # Not a repository: ask git anyway, through a throw-away repository, so that
+    # .gitignore is honoured by git's own rules rather than an imitation of them.
+    with tempfile.TemporaryDirectory(prefix="platformgates-git-") as tmp:
+        init = subprocess.run([git, "init", "-q", tmp], capture_output=True, text=True, check=False)
+        if init.returncode != 0:
+            raise InventoryError(f"git init failed: {init.stderr.strip()}")
+        files = _git_ls_files(
+            git,
+            root,
+            ["--others", "--exclude-standard"],
+            env={"GIT_DIR": str(Path(tmp) / ".git"), "GIT_WORK_TREE": str(root)},
+        )
+    return files, "walk"
+
+
+def _git_ls_files(
+    git: str, root: Path, flags: list[str], env: dict[str, str] | None = None
+) -> list[str]:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(
+        [git, "-c", "core.quotepath=off", "ls-files", "-z", *flags],
+        cwd=root,
+        capture_output=True,
+        env=full_env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip()
+        raise InventoryError(f"git ls-files failed in {root}: {message}")
+    names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    # A trailing slash is a nested repository git will not look into.
+    return [n for n in names if n and not n.endswith("/")]
+
+
+def _inspect(root: Path, rel: str, max_size: int) -> InventoryFile | None:
+    full = root / rel
+    try:
+        st = full.lstat()
+    except FileNotFoundError:
+        return None  # tracked but deleted in the work tree: nothing to check
+    except OSError as exc:
+        return InventoryFile(rel, FileStatus.UNREADABLE, detail=exc.strerror or str(exc))
+    if stat.S_ISLNK(st.st_mode):
+        return _inspect_link(root, rel, full)
+    if stat.S_ISDIR(st.st_mode):
+        return None  # a submodule: its own project
+    if not stat.S_ISREG(st.st_mode):
+        return InventoryFile(rel, FileStatus.UNREADABLE, detail="not a regular file")
+    if st.st_size > max_size:
+        return InventoryFile(
+            rel,
+            FileStatus.TOO_LARGE,
+            size=st.st_size,
+            detail=f"{st.st_size} bytes, over max_file_size = {max_size}",
+        )
+    try:
+        data = full.read_bytes()
+    except OSError as exc:
+        return InventoryFile(rel, FileStatus.UNREADABLE, detail=exc.strerror or str(exc))
+    digest = hashlib.sha256(data).hexdigest()
+    if b"\0" in data[:SNIFF_BYTES]:
+        return InventoryFile(rel, FileStatus.BINARY, len(data), digest, "contains NUL bytes")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return InventoryFile(
+            rel,
+            FileStatus.UNDECODABLE,
+            len(data),
+            digest,
+            f"not UTF-8 (invalid byte at offset {exc.start})",
+        )
+    return InventoryFile(rel, FileStatus.TEXT, len(data), digest)
+
+
+def _inspect_link(root: Path, rel: str, full: Path) -> InventoryFile:
+    try:
+        target = full.resolve(strict=True)
+    except RuntimeError:
+        return InventoryFile(rel, FileStatus.UNREADABLE, detail="symlink loop")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return InventoryFile(rel, FileStatus.UNREADABLE, detail="symlink loop")
+        return InventoryFile(rel, FileStatus.UNREADABLE, detail="broken symlink")
+    try:
+        inside = target.relative_to(root).as_posix()
+    except ValueError:
+        return InventoryFile(rel, FileStatus.OUTSIDE, detail=f"symlink to {target}")
+    return InventoryFile(rel, FileStatus.LINK, detail=f"symlink to {inside}")
+
+
+class _PathFilter:
+    """``paths`` and ``exclude`` as compiled matchers over POSIX relative paths.
+
+    A pattern matches a path or anything below it, so ``src`` and ``docs/_build``
+    name whole directories; ``*`` stays within one path segment and ``**`` spans many.
+    """
+
+    def __init__(self, paths: Sequence[str], exclude: Sequence[str]) -> None:
+        self._include = _compile(paths) if paths else None
+        self._exclude = _compile(exclude) if exclude else None
+
+    def __call__(self, rel: str) -> bool:
+        if self._include is not None and not self._include.match(rel):
+            return False
+        return not (self._exclude is not None and self._exclude.match(rel))
+
+
+def _compile(patterns: Sequence[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in patterns))
+
+
+def glob_to_regex(pattern: str) -> str:
+    """Translate a gitignore-like glob into a regex matching a path and its descendants."""
+    pattern = pattern.strip()
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    pattern = pattern.strip("/")
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out) + "(?:/.*)?$"

@@ -1,0 +1,223 @@
+"""The findings model shared by every gate, the cache and the evidence writers.
+
+Everything here is a frozen dataclass that round-trips through plain JSON
+(``to_dict``/``from_dict``): results cross process boundaries (xdist workers,
+background runners) and land in the cache and the evidence bundle.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """How bad a finding is; ordered so that ``finding.severity >= fail_on`` blocks."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            choices = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {value!r} (choose from {choices})") from None
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Verdict(str, enum.Enum):
+    """The outcome of one gate: it held, it found blocking findings, or it could not judge."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a gate found.
+
+    ``fingerprint`` identifies the finding independently of its line number (rule,
+    path, the normalised source line and its occurrence index), so that baselines and
+    waivers survive unrelated edits. A finding never carries source text: for secrets
+    the line *is* the secret.
+    """
+
+    gate: str
+    rule: str
+    severity: Severity
+    path: str
+    line: int
+    message: str
+    column: int = 0
+    hint: str = ""
+    fingerprint: str = ""
+    url: str = ""
+
+    @property
+    def location(self) -> str:
+        if not self.path:
+            return "<project>"
+        if self.line:
+            return f"{self.path}:{self.line}" + (f":{self.column}" if self.column else "")
+        return self.path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate,
+            "rule": self.rule,
+            "severity": self.severity.label,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "hint": self.hint,
+            "fingerprint": self.fingerprint,
+            "url": self.url,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            gate=str(data["gate"]),
+            rule=str(data["rule"]),
+            severity=Severity.parse(str(data["severity"])),
+            path=str(data["path"]),
+            line=int(data["line"]),
+            column=int(data.get("column", 0)),
+            message=str(data["message"]),
+            hint=str(data.get("hint", "")),
+            fingerprint=str(data.get("fingerprint", "")),
+            url=str(data.get("url", "")),
+        )
+
+
+def fingerprint(gate: str, rule: str, path: str, line_text: str, occurrence: int) -> str:
+    """A line-number-free identity: moving code keeps it, a second identical finding differs."""
+    normalised = " ".join(line_text.split())
+    raw = "\x1f".join((gate, rule, path, normalised, str(occurrence)))
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def with_fingerprints(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:
+    """Fill in the fingerprints of one file's findings from that file's lines."""
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for f in sorted(findings, key=_order):
+        text = lines[f.line - 1] if 0 < f.line <= len(lines) else ""
+        key = (f.rule, " ".join(text.split()))
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        out.append(replace(f, fingerprint=fingerprint(f.gate, f.rule, f.path, text, occurrence)))
+    return out
+
+
+def _order(f: Finding) -> tuple[str, int, int, str]:
+    return (f.path, f.line, f.column, f.rule)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a gate hands back to the core: findings and figures, before any policy.
+
+    ``problems`` are reasons the gate could not judge (a crash, a timeout, output it
+    could not read). Any problem turns the verdict into an error, whatever the findings.
+    """
+
+    findings: tuple[Finding, ...] = ()
+    problems: tuple[str, ...] = ()
+    figures: Mapping[str, float | int | str] = field(default_factory=dict)
+    tool_versions: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """A gate's judged outcome: the analysis with the severity policy applied."""
+
+    gate: str
+    verdict: Verdict
+    fail_on: Severity
+    findings: tuple[Finding, ...] = ()
+    problems: tuple[str, ...] = ()
+    figures: Mapping[str, float | int | str] = field(default_factory=dict)
+    tool_versions: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    duration: float = 0.0
+
+    @classmethod
+    def judge(cls, gate: str, analysis: Analysis, fail_on: Severity, duration: float) -> GateResult:
+        """Apply the severity policy: problems are errors, findings at ``fail_on`` fail."""
+        findings = tuple(sorted(analysis.findings, key=_order))
+        if analysis.problems:
+            verdict = Verdict.ERROR
+        elif any(f.severity >= fail_on for f in findings):
+            verdict = Verdict.FAILED
+        else:
+            verdict = Verdict.PASSED
+        return cls(
+            gate=gate,
+            verdict=verdict,
+            fail_on=fail_on,
+            findings=findings,
+            problems=analysis.problems,
+            figures=dict(analysis.figures),
+            tool_versions=dict(analysis.tool_versions),
+            notes=analysis.notes,
+            duration=duration,
+        )
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity >= self.fail_on)
+
+    @property
+    def reported(self) -> tuple[Finding, ...]:
+        """Findings below ``fail_on``: shown and recorded, never blocking."""
+        return tuple(f for f in self.findings if f.severity < self.fail_on)
+
+    def counts(self) -> dict[str, int]:
+        counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
+        for f in self.findings:
+            counts[f.severity.label] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate,
+            "verdict": self.verdict.value,
+            "fail_on": self.fail_on.label,
+            "findings": [f.to_dict() for f in self.findings],
+            "problems": list(self.problems),
+            "figures": dict(self.figures),
+            "tool_versions": dict(self.tool_versions),
+            "notes": list(self.notes),
+            "duration": self.duration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
+        return cls(
+            gate=str(data["gate"]),
+            verdict=Verdict(data["verdict"]),
+            fail_on=Severity.parse(str(data["fail_on"])),
+            findings=tuple(Finding.from_dict(f) for f in data["findings"]),
+            problems=tuple(str(p) for p in data["problems"]),
+            figures=dict(data.get("figures", {})),
+            tool_versions=dict(data.get("tool_versions", {})),
+            notes=tuple(str(n) for n in data.get("notes", ())),
+            duration=float(data.get("duration", 0.0)),
+        )

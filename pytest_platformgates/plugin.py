@@ -1,0 +1,240 @@
+"""The pytest plugin: options, configuration, gate items, result reporting.
+
+Inert unless the project's ``pyproject.toml`` has a ``[tool.platformgates]`` table,
+so installing the package changes nothing for projects that did not ask for gates.
+State lives on ``config.stash``; nothing is kept in module globals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+
+from . import __version__
+from .cache import ResultCache
+from .config import ConfigError, Settings, build_settings, plugin_modules, read_table
+from .gate import Gate
+from .items import MARKER, GateItem
+from .manager import collect_gates, create_plugin_manager
+from .model import GateResult, Verdict
+from .runner import GateRunner
+from .terminal import summary_table
+
+RESULT_ATTR = "platformgates_result"
+RUN_GATES_KEY = "platformgates_run_gates"
+SESSION_PLUGIN = "platformgates-session"
+XDIST_PLUGIN = "platformgates-xdist"
+
+
+@dataclass
+class State:
+    """Per-session state, on ``config.stash``."""
+
+    pm: pluggy.PluginManager
+    settings: Settings
+    gates: dict[str, Gate]
+    runner: GateRunner
+    run_gates: bool
+    why_not: str = ""
+    results: dict[str, GateResult] = field(default_factory=dict)
+
+
+state_key = pytest.StashKey[State]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("platformgates", "quality and security gates (pytest-platformgates)")
+    group.addoption(
+        "--gates",
+        action="store_true",
+        default=False,
+        help="run the gates even when only some tests are named on the command line.",
+    )
+    group.addoption(
+        "--gates-only",
+        action="store_true",
+        default=False,
+        help="run the gates and deselect every test.",
+    )
+    group.addoption(
+        "--no-gates",
+        action="store_true",
+        default=False,
+        help="run the tests only; no gate items are collected.",
+    )
+
+
+def find_pyproject(config: pytest.Config) -> Path:
+    inipath = config.inipath
+    if inipath is not None and inipath.name == "pyproject.toml":
+        return inipath
+    return config.rootpath / "pyproject.toml"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    source = find_pyproject(config)
+    try:
+        raw = read_table(source)
+        if raw is None:
+            if config.option.gates or config.option.gates_only:
+                raise ConfigError(
+                    f"{source}: --gates/--gates-only given, but there is no "
+                    "[tool.platformgates] table to configure the gates"
+                )
+            return
+        root = source.parent
+        pm = create_plugin_manager(plugin_modules(raw, source), root)
+        gates = collect_gates(pm)
+        settings = build_settings(root, source, raw, gates)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"platformgates: {exc}") from None
+    if config.option.gates_only and config.option.no_gates:
+        raise pytest.UsageError("platformgates: --gates-only and --no-gates contradict each other")
+
+    run_gates, why_not = _decide(config)
+    pytest_cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    cache = ResultCache(pytest_cache.mkdir("platformgates"), __version__) if pytest_cache else None
+    config.stash[state_key] = State(
+        pm=pm,
+        settings=settings,
+        gates=gates,
+        runner=GateRunner(settings, gates, cache),
+        run_gates=run_gates,
+        why_not=why_not,
+    )
+    config.addinivalue_line("markers", f"{MARKER}: a quality or security gate (platformgates)")
+    config.pluginmanager.register(GateSession(config), SESSION_PLUGIN)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), XDIST_PLUGIN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name in (SESSION_PLUGIN, XDIST_PLUGIN):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin, name)
+
+
+def _decide(config: pytest.Config) -> tuple[bool, str]:
+    """Whether this session runs the gates, and if not, why (PRODUCT.md's rules)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and RUN_GATES_KEY in workerinput:
+        return bool(workerinput[RUN_GATES_KEY]), "decided by the xdist controller"
+    opt = config.option
+    if opt.no_gates:
+        return False, "--no-gates given"
+    if opt.gates or opt.gates_only:
+        return True, ""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return True, ""
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        return True, ""
+    root = config.rootpath.resolve()
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        path = path if path.is_absolute() else config.invocation_params.dir / path
+        if path.resolve() == root or root.is_relative_to(path.resolve()):
+            return True, ""
+    return False, "only some tests were named (pass --gates to run the gates too)"
+
+
+class _XdistHooks:
+    """Registered only with pytest-xdist: the controller decides for its workers."""
+
+    @pytest.hookimpl
+    def pytest_configure_node(self, node: Any) -> None:
+        state = node.config.stash.get(state_key, None)
+        if state is not None:
+            node.workerinput[RUN_GATES_KEY] = state.run_gates
+
+
+class GateSession:
+    """The hooks of an active session, registered as a plugin object like junitxml's LogXML."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.state = config.stash[state_key]
+        # The process that owns the session: the only one that reports and writes evidence.
+        self.owner = not hasattr(config, "workerinput")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        # tryfirst: gate items must exist before -k/-m and --lf filter the list.
+        state = self.state
+        if not state.run_gates:
+            return
+        gate_items = [
+            GateItem.for_gate(session, name, state.runner)
+            for name, gate_settings in sorted(state.settings.gates.items())
+            if gate_settings.enabled
+        ]
+        if config.option.gates_only:
+            if items:
+                config.hook.pytest_deselected(items=list(items))
+            items[:] = gate_items
+        else:
+            items.extend(gate_items)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if isinstance(item, GateItem) and item.result is not None:
+            # The verdict rides on the report of the phase that decided it, so that it
+            # crosses xdist's wire and the owner sees each gate exactly once.
+            deciding = "setup" if item.result.verdict is Verdict.ERROR else "call"
+            if call.when == deciding:
+                setattr(report, RESULT_ATTR, item.result.to_dict())
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, RESULT_ATTR, None)
+        if data is None or not self.owner:
+            return
+        result = GateResult.from_dict(data)
+        if result.gate not in self.state.results:
+            self.state.results[result.gate] = result
+            self.state.pm.hook.platformgates_gate_finished(
+                result=result, settings=self.state.settings
+            )
+
+    def pytest_sessionfinish(self) -> None:
+        state = self.state
+        if not self.owner or not state.results:
+            return
+        results = [state.results[name] for name in sorted(state.results)]
+        state.pm.hook.platformgates_session_finished(results=results, settings=state.settings)
+
+    def pytest_report_header(self) -> str:
+        state = self.state
+        if not state.run_gates:
+            return f"platformgates {__version__}: gates not run: {state.why_not}"
+        enabled = sorted(n for n, g in state.settings.gates.items() if g.enabled)
+        return (
+            f"platformgates {__version__}: gates {', '.join(enabled) or 'none'} "
+            f"(config {state.settings.digest[:12]})"
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        state = self.state
+        if not self.owner:
+            return
+        if not state.run_gates:
+            terminalreporter.write_sep("-", "platformgates")
+            terminalreporter.write_line(f"gates not run: {state.why_not}")
+            return
+        if not state.results:
+            return
+        terminalreporter.write_sep("=", "platformgates summary")
+        for line in summary_table(list(state.results.values())):
+            terminalreporter.write_line(line)
