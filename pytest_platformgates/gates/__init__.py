@@ -1,3 +1,6 @@
 """The built-in gates, one module each, registered like any third-party gate."""
 
-BUILTIN: tuple[str, ...] = ("pytest_platformgates.gates.lint",)
+# One line per gate module, in no particular order: the core sorts gates by name.
+BUILTIN: tuple[str, ...] = (
+    "pytest_platformgates.gates.lint",
+)
