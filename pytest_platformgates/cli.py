@@ -44,7 +44,7 @@ def _gates(project: Path) -> int:
     print("global keys of [tool.platformgates]:")
     for option in GLOBAL:
         print(f"  {option.name} = {option.default_text}  # {option.help}")
-    for name, gate in sorted(collect_gates(pm).items()):
+    for name, gate in sorted(collect_gates(pm, raw).items()):
         print(f"\n[tool.platformgates.gates.{name}]  # {gate.description}")
         for option in (*GATE_COMMON, *gate.options):
             print(f"  {option.name} = {option.default_text}  # {option.help}")
@@ -58,7 +58,7 @@ def _config(project: Path) -> int:
         print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
         return 1
     pm = create_plugin_manager(plugin_modules(raw, source), project)
-    settings = build_settings(project.resolve(), source, raw, collect_gates(pm))
+    settings = build_settings(project.resolve(), source, raw, collect_gates(pm, raw))
     print(json.dumps({"digest": settings.digest, "config": settings.effective()}, indent=2))
     return 0
 

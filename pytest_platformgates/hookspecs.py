@@ -8,8 +8,8 @@ with ``@hookimpl`` functions, registered by name (built-ins), through the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -25,12 +25,14 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def platformgates_gates() -> Sequence[Gate]:
+def platformgates_gates(table: Mapping[str, Any]) -> Sequence[Gate]:
     """Return the gates this plugin provides.
 
     Every returned :class:`~pytest_platformgates.Gate` becomes a configurable table
     ``[tool.platformgates.gates.<name>]`` and, when enabled, one test item.
-    Two plugins providing the same gate name is a usage error.
+    Two plugins providing the same gate name is a usage error. ``table`` is the raw,
+    not yet validated ``[tool.platformgates]`` table, for plugins whose gates are
+    declared in configuration (an implementation need not accept it).
     """
 
 

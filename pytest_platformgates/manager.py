@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pluggy
 
@@ -62,10 +63,10 @@ def _import(name: str, root: Path | None) -> object:
             sys.path.remove(str(root))
 
 
-def collect_gates(pm: pluggy.PluginManager) -> dict[str, Gate]:
+def collect_gates(pm: pluggy.PluginManager, table: Mapping[str, Any]) -> dict[str, Gate]:
     """Every gate the registered plugins provide, by name; a name given twice is an error."""
     gates: dict[str, Gate] = {}
-    for provided in pm.hook.platformgates_gates():
+    for provided in pm.hook.platformgates_gates(table=table):
         for gate in provided or ():
             if not isinstance(gate, Gate):
                 raise ConfigError(f"platformgates_gates returned {gate!r}, which is not a Gate")

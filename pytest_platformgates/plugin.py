@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
             return
         root = source.parent
         pm = create_plugin_manager(plugin_modules(raw, source), root)
-        gates = collect_gates(pm)
+        gates = collect_gates(pm, raw)
         settings = build_settings(root, source, raw, gates)
     except ConfigError as exc:
         raise pytest.UsageError(f"platformgates: {exc}") from None

@@ -1,6 +1,4 @@
 """The built-in gates, one module each, registered like any third-party gate."""
 
 # One line per gate module, in no particular order: the core sorts gates by name.
-BUILTIN: tuple[str, ...] = (
-    "pytest_platformgates.gates.lint",
-)
+BUILTIN: tuple[str, ...] = ("pytest_platformgates.gates.lint",)
