@@ -236,12 +236,14 @@ class _PathFilter:
     """``paths`` and ``exclude`` as compiled matchers over POSIX relative paths.
 
     A pattern matches a path or anything below it, so ``src`` and ``docs/_build``
-    name whole directories; ``*`` stays within one path segment and ``**`` spans many.
+    name whole directories; ``*`` stays within one path segment and ``**`` spans many;
+    as in ``.gitignore``, a pattern without a slash (``*.min.js``) matches at any depth.
     """
 
     def __init__(self, paths: Sequence[str], exclude: Sequence[str]) -> None:
-        self._include = _compile(paths) if paths else None
-        self._exclude = _compile(exclude) if exclude else None
+        # ``paths`` always name places from the root; ``exclude`` reads like .gitignore.
+        self._include = _compile(paths, root_relative=True) if paths else None
+        self._exclude = _compile(exclude, root_relative=False) if exclude else None
 
     def __call__(self, rel: str) -> bool:
         if self._include is not None and not self._include.match(rel):
@@ -249,17 +251,19 @@ class _PathFilter:
         return not (self._exclude is not None and self._exclude.match(rel))
 
 
-def _compile(patterns: Sequence[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in patterns))
+def _compile(patterns: Sequence[str], root_relative: bool) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{glob_to_regex(p, root_relative)})" for p in patterns))
 
 
-def glob_to_regex(pattern: str) -> str:
+def glob_to_regex(pattern: str, root_relative: bool = False) -> str:
     """Translate a gitignore-like glob into a regex matching a path and its descendants."""
     pattern = pattern.strip()
     while pattern.startswith("./"):
         pattern = pattern[2:]
+    # As in .gitignore: a pattern without a slash (but a trailing one) matches at any depth.
+    anchored = root_relative or "/" in pattern.rstrip("/")
     pattern = pattern.strip("/")
-    out = []
+    out = [] if anchored else ["(?:.*/)?"]
     i = 0
     while i < len(pattern):
         if pattern.startswith("**/", i):

@@ -20,7 +20,7 @@ from . import __version__
 from .cache import ResultCache
 from .config import ConfigError, Settings, build_settings, plugin_modules, read_table
 from .gate import Gate
-from .items import MARKER, GateItem
+from .items import MARKER, GateFailed, GateItem
 from .manager import collect_gates, create_plugin_manager
 from .model import GateResult, Verdict
 from .runner import GateRunner
@@ -189,6 +189,11 @@ class GateSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        if isinstance(item, GateItem) and call.excinfo is not None:
+            # pytest renders setup errors with a traceback; a gate that could not judge
+            # gets the same clean report as a failing one.
+            if isinstance(call.excinfo.value, GateFailed):
+                report.longrepr = item.repr_failure(call.excinfo)
         if isinstance(item, GateItem) and item.result is not None:
             # The verdict rides on the report of the phase that decided it, so that it
             # crosses xdist's wire and the owner sees each gate exactly once.

@@ -48,7 +48,7 @@ def test_unknown_key_inside_a_gate_table_is_a_usage_error(project):
 @pytest.mark.parametrize(
     ("snippet", "needle"),
     [
-        ('fail_on = 3', "tool.platformgates.fail_on must be a severity string, not 3 (int)"),
+        ("fail_on = 3", "tool.platformgates.fail_on must be a severity string, not 3 (int)"),
         ('fail_on = "urgent"', "unknown severity 'urgent'"),
         ('paths = "src"', "tool.platformgates.paths must be a list of strings"),
         ("max_file_size = 0", "max_file_size = 0 is below its minimum 1"),
