@@ -189,12 +189,13 @@ class GateSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if isinstance(item, GateItem) and call.excinfo is not None:
+        if not isinstance(item, GateItem):
+            return report
+        if call.excinfo is not None and isinstance(call.excinfo.value, GateFailed):
             # pytest renders setup errors with a traceback; a gate that could not judge
             # gets the same clean report as a failing one.
-            if isinstance(call.excinfo.value, GateFailed):
-                report.longrepr = item.repr_failure(call.excinfo)
-        if isinstance(item, GateItem) and item.result is not None:
+            report.longrepr = item.repr_failure(call.excinfo)
+        if item.result is not None:
             # The verdict rides on the report of the phase that decided it, so that it
             # crosses xdist's wire and the owner sees each gate exactly once.
             deciding = "setup" if item.result.verdict is Verdict.ERROR else "call"
