@@ -30,6 +30,29 @@ class GateNotEvaluated(GateFailed):
     """Raised in setup when a gate could not judge: pytest reports an ERROR, never a pass."""
 
 
+class GatesCollector(pytest.Collector):
+    """The node ``platformgates`` under the session; its children are the enabled gates.
+
+    A real collector, so that pytest counts and reports gate items like any others.
+    """
+
+    def __init__(self, *, runner: GateRunner, names: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runner = runner
+        self.names = names
+
+    @classmethod
+    def for_session(
+        cls, session: pytest.Session, runner: GateRunner, names: list[str]
+    ) -> GatesCollector:
+        return cls.from_parent(
+            session, name=NODE_PREFIX, nodeid=NODE_PREFIX, runner=runner, names=names
+        )
+
+    def collect(self) -> list[GateItem]:
+        return [GateItem.from_parent(self, name=name, runner=self.runner) for name in self.names]
+
+
 class GateItem(pytest.Item):
     """One gate. Node id ``platformgates::<gate>``; carries the ``gate`` marker."""
 
@@ -38,10 +61,6 @@ class GateItem(pytest.Item):
         self.runner = runner
         self.add_marker(MARKER)
         self.result: GateResult | None = None
-
-    @classmethod
-    def for_gate(cls, session: pytest.Session, name: str, runner: GateRunner) -> GateItem:
-        return cls.from_parent(session, name=name, nodeid=f"{NODE_PREFIX}::{name}", runner=runner)
 
     def setup(self) -> None:
         self.result = self.runner.result(self.name)

@@ -20,7 +20,7 @@ from . import __version__
 from .cache import ResultCache
 from .config import ConfigError, Settings, build_settings, plugin_modules, read_table
 from .gate import Gate
-from .items import MARKER, GateFailed, GateItem
+from .items import MARKER, GateFailed, GateItem, GatesCollector
 from .manager import collect_gates, create_plugin_manager
 from .model import GateResult, Verdict
 from .runner import GateRunner
@@ -172,11 +172,12 @@ class GateSession:
         state = self.state
         if not state.run_gates:
             return
-        gate_items = [
-            GateItem.for_gate(session, name, state.runner)
-            for name, gate_settings in sorted(state.settings.gates.items())
-            if gate_settings.enabled
-        ]
+        names = [name for name, g in sorted(state.settings.gates.items()) if g.enabled]
+        collector = GatesCollector.for_session(session, state.runner, names)
+        # Through the public collection hooks, so pytest counts and reports the gates.
+        report = config.hook.pytest_make_collect_report(collector=collector)
+        config.hook.pytest_collectreport(report=report)
+        gate_items = [node for node in report.result if isinstance(node, GateItem)]
         if config.option.gates_only:
             if items:
                 config.hook.pytest_deselected(items=list(items))

@@ -112,3 +112,49 @@ def advisory_db() -> Path:
     if not (ADVISORY_DB / "vulns").is_dir():
         pytest.skip(f"the PyPA advisory database snapshot is not at {ADVISORY_DB}")
     return ADVISORY_DB
+
+
+#: A third-party gate written as a plain module: a FileGate that flags every line
+#: containing "FORBIDDEN" and appends one line per analysed file to ``.analysed.log``,
+#: so tests can count real analyses across processes (xdist workers, reruns).
+COUNTING_GATE = """
+import os
+from pathlib import Path
+
+from pytest_platformgates import FileAnalysis, FileGate, Finding, Option, Severity, hookimpl
+
+
+class CountingGate(FileGate):
+    name = "counting"
+    description = "flags FORBIDDEN"
+    patterns = ("*.txt",)
+    options = (Option("severity", "severity", "high", "severity of a hit"),)
+
+    def tool_versions(self, ctx):
+        return {"counting": os.environ.get("COUNTING_VERSION", "1.0")}
+
+    def analyse(self, files, ctx):
+        log = Path(ctx.root) / ".analysed.log"
+        findings = []
+        with log.open("a") as fh:
+            for f in files:
+                fh.write(f"{os.getpid()} {f.path}\\n")
+                for n, line in enumerate(ctx.inventory.read_text(f).splitlines(), 1):
+                    if "FORBIDDEN" in line:
+                        findings.append(Finding(
+                            gate=self.name, rule="CNT1", path=f.path, line=n,
+                            severity=Severity.parse(ctx.settings["severity"]),
+                            message="forbidden word", hint="remove it",
+                        ))
+        return FileAnalysis(findings=findings)
+
+
+@hookimpl
+def platformgates_gates():
+    return [CountingGate()]
+"""
+
+
+def analysed_lines(project: GitProject) -> list[str]:
+    log = project.path / ".analysed.log"
+    return log.read_text().splitlines() if log.exists() else []
