@@ -1,0 +1,517 @@
+"""Where a project's dependencies come from, and which of them the project declared.
+
+Every supply-chain gate asks the same question, "which distributions, at which
+versions, and did the project ask for them itself?", of one of four sources:
+
+- ``environment``: the distributions installed for an interpreter (by default the
+  one running pytest), listed by running *that* interpreter, never the tool's own;
+- ``pyproject``: ``[project].dependencies``, every optional-dependency extra and
+  every ``[dependency-groups]`` group of ``pyproject.toml``;
+- a pip requirements file (``-r`` includes followed, ``--hash`` options kept,
+  pip-compile's ``# via`` annotations read);
+- a PEP 751 lock file (``pylock.toml`` or ``pylock.<name>.toml``).
+
+:func:`load` turns a source into :class:`Dependency` records. A dependency is
+*direct* when the project declares it in ``pyproject.toml`` (or, for a pip-compile
+file, when its ``# via`` names a requirements or project file). A project that
+declares nothing cannot tell the two apart, so everything counts as direct: the
+stricter policy applies rather than the laxer one. Anything that cannot be read or
+parsed raises :class:`DependencyError`; nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+ENVIRONMENT = "environment"
+PYPROJECT = "pyproject"
+
+
+class DependencyError(Exception):
+    """A dependency source cannot be read or understood; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One dependency of the project, as one source states it.
+
+    ``version`` is the exact version that is (or will be) installed: the installed
+    version for the environment, an ``==``/``===`` pin for files, ``None`` when the
+    source does not fix one (a range, a URL, an editable path). ``source`` and
+    ``line`` locate the declaration (``line`` 0 when there is no line to point at).
+    ``requirement`` is the requirement as written, without options or hashes.
+    ``via`` names the direct dependencies that pull a transitive one in, when known.
+    """
+
+    name: str
+    version: str | None
+    direct: bool
+    source: str
+    line: int = 0
+    requirement: str = ""
+    hashes: tuple[str, ...] = ()
+    editable: bool = False
+    via: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The canonical (PEP 503) name, the only spelling to compare names by."""
+        return canonicalize_name(self.name)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What ``pyproject.toml`` says about the project: its own name and what it declares."""
+
+    project: str | None = None
+    #: canonical name -> (requirement as written, line in pyproject.toml)
+    requirements: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self.requirements)
+
+
+def declared(root: Path) -> Declared:
+    """Read the project's declared dependencies from ``root/pyproject.toml``."""
+    path = root / "pyproject.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Declared()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DependencyError(f"pyproject.toml cannot be read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DependencyError(f"pyproject.toml is not valid TOML: {exc}") from None
+    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    strings: list[str] = list(_strings(project.get("dependencies"), "project.dependencies"))
+    extras = project.get("optional-dependencies") or {}
+    if not isinstance(extras, dict):
+        raise DependencyError("pyproject.toml: project.optional-dependencies must be a table")
+    for extra, reqs in extras.items():
+        strings += _strings(reqs, f"project.optional-dependencies.{extra}")
+    groups = data.get("dependency-groups") or {}
+    if not isinstance(groups, dict):
+        raise DependencyError("pyproject.toml: dependency-groups must be a table")
+    for group, reqs in groups.items():
+        if not isinstance(reqs, list):
+            raise DependencyError(f"pyproject.toml: dependency-groups.{group} must be an array")
+        # {include-group = "..."} entries name other groups, which are read in their own right
+        strings += _strings([r for r in reqs if isinstance(r, str)], f"dependency-groups.{group}")
+    lines = text.splitlines()
+    requirements: dict[str, tuple[str, int]] = {}
+    for raw in strings:
+        try:
+            req = Requirement(raw)
+        except InvalidRequirement as exc:
+            raise DependencyError(f"pyproject.toml: invalid requirement {raw!r}: {exc}") from None
+        requirements.setdefault(canonicalize_name(req.name), (raw, _line_of(lines, raw)))
+    name = project.get("name")
+    return Declared(
+        project=canonicalize_name(name) if isinstance(name, str) else None,
+        requirements=requirements,
+    )
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DependencyError(f"pyproject.toml: {where} must be an array of strings")
+    return list(value)
+
+
+def _line_of(lines: Sequence[str], requirement: str) -> int:
+    for quote in ('"', "'"):
+        needle = f"{quote}{requirement}{quote}"
+        for number, line in enumerate(lines, 1):
+            if needle in line:
+                return number
+    return 0
+
+
+def load(
+    source: str, root: Path, *, python: str | None = None, timeout: float = 120
+) -> list[Dependency]:
+    """The dependencies that ``source`` names, sorted by name.
+
+    ``source`` is ``"environment"``, ``"pyproject"``, or a path relative to ``root``:
+    ``pylock.toml``/``pylock.*.toml`` is read as PEP 751, anything else as a pip
+    requirements file. ``python`` is the interpreter whose environment is listed.
+    """
+    decl = declared(root)
+    if source == ENVIRONMENT:
+        deps = from_environment(python or sys.executable, decl, timeout=timeout)
+    elif source in (PYPROJECT, "pyproject.toml"):
+        deps = from_pyproject(decl)
+    else:
+        path = root / source
+        if re.fullmatch(r"pylock(\.[^.]+)?\.toml", path.name):
+            deps = from_pylock(path, source, decl)
+        else:
+            deps = from_requirements(path, root, decl)
+    return sorted(deps, key=lambda d: (d.key, d.version or "", d.source, d.line))
+
+
+def from_pyproject(decl: Declared) -> list[Dependency]:
+    """The declared requirements themselves: all direct, versioned only when pinned."""
+    deps = []
+    for _key, (raw, line) in sorted(decl.requirements.items()):
+        req = Requirement(raw)
+        deps.append(
+            Dependency(
+                name=req.name,
+                version=exact_pin(req),
+                direct=True,
+                source="pyproject.toml",
+                line=line,
+                requirement=raw,
+            )
+        )
+    return deps
+
+
+def exact_pin(req: Requirement) -> str | None:
+    """The version a requirement pins exactly (``==1.2`` or ``===1.2``), else None."""
+    if req.url:
+        return None
+    specs = list(req.specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
+        return None
+    return specs[0].version
+
+
+# Run by the project's interpreter: only the standard library is available there.
+_LIST_SCRIPT = r"""
+import json, sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+from importlib import metadata
+out = []
+for dist in metadata.distributions():
+    meta = dist.metadata
+    direct_url = dist.read_text("direct_url.json") or ""
+    out.append({
+        "name": meta["Name"] if meta is not None else None,
+        "version": dist.version if meta is not None else None,
+        "requires": dist.requires or [],
+        "where": str(getattr(dist, "_path", "")),
+        "editable": '"editable": true' in direct_url.replace("'", '"'),
+    })
+json.dump({"executable": sys.executable, "distributions": out}, sys.stdout)
+"""
+
+
+def from_environment(python: str, decl: Declared, *, timeout: float = 120) -> list[Dependency]:
+    """Every distribution installed for ``python`` except the project itself.
+
+    The interpreter is run (``importlib.metadata``), so what is listed is exactly
+    what that interpreter imports from, whatever tool asks.
+    """
+    listing = list_environment(python, timeout=timeout)
+    dists: dict[tuple[str, str], dict[str, Any]] = {}
+    broken = []
+    for entry in listing:
+        name, version = entry.get("name"), entry.get("version")
+        if not isinstance(name, str) or not name or not isinstance(version, str):
+            broken.append(str(entry.get("where") or "?"))
+            continue
+        dists.setdefault((canonicalize_name(name), version), entry)
+    if broken:
+        raise DependencyError(
+            f"{len(broken)} installed distribution(s) of {python} have no readable name or "
+            f"version, so they cannot be checked: {', '.join(sorted(broken)[:10])}; "
+            "reinstall or remove them"
+        )
+    requires = {key: _edges(e["requires"]) for (key, _), e in dists.items()}
+    everything_direct = not decl.requirements
+    roots = {
+        key: frozenset(canonicalize_name(e) for e in Requirement(raw).extras)
+        for key, (raw, _) in decl.requirements.items()
+    }
+    via = _via(requires, roots)
+    deps = []
+    for (key, version), entry in sorted(dists.items()):
+        if key == decl.project:
+            continue  # the project itself is not one of its dependencies
+        direct = everything_direct or key in decl.names
+        line = decl.requirements[key][1] if key in decl.requirements else 0
+        deps.append(
+            Dependency(
+                name=entry["name"],
+                version=version,
+                direct=direct,
+                source="pyproject.toml" if key in decl.requirements else ENVIRONMENT,
+                line=line,
+                requirement=f"{entry['name']}=={version}",
+                editable=bool(entry.get("editable")),
+                via=() if direct else via.get(key, ()),
+            )
+        )
+    return deps
+
+
+def list_environment(python: str, *, timeout: float = 120) -> list[dict[str, Any]]:
+    """Raw ``importlib.metadata`` listing of ``python``'s distributions."""
+    try:
+        proc = subprocess.run(
+            [python, "-c", _LIST_SCRIPT],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise DependencyError(f"the interpreter {python} does not exist") from None
+    except subprocess.TimeoutExpired:
+        raise DependencyError(
+            f"listing the distributions of {python} took over {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        raise DependencyError(f"the interpreter {python} cannot be run: {exc}") from None
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise DependencyError(
+            f"listing the distributions of {python} failed (exit {proc.returncode}): {tail}"
+        )
+    try:
+        return list(json.loads(proc.stdout)["distributions"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DependencyError(f"{python} printed an unreadable distribution list ({exc})") from None
+
+
+def _edges(requires: Iterable[str]) -> list[tuple[str, frozenset[str], str | None]]:
+    """(child, extras asked of it, extra of ours it belongs to) per ``Requires-Dist``."""
+    edges = []
+    for raw in requires:
+        try:
+            req = Requirement(raw)
+        except InvalidRequirement:
+            continue  # only used for the `via` hint, never for what is checked
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", str(req.marker or ""))
+        edges.append(
+            (
+                canonicalize_name(req.name),
+                frozenset(canonicalize_name(e) for e in req.extras),
+                canonicalize_name(extra.group(1)) if extra else None,
+            )
+        )
+    return edges
+
+
+def _via(
+    requires: Mapping[str, list[tuple[str, frozenset[str], str | None]]],
+    roots: Mapping[str, frozenset[str]],
+) -> dict[str, tuple[str, ...]]:
+    """For each distribution a direct one requires (transitively), the direct ones that do.
+
+    Extras are followed as asked for; other markers are not evaluated, so this may
+    name a path that the platform does not take. It is a hint, never a filter.
+    """
+    reached: dict[str, set[str]] = {}
+    for root, extras in sorted(roots.items()):
+        if root not in requires:
+            continue
+        stack, seen = [(root, extras)], {(root, extras)}
+        while stack:
+            name, asked = stack.pop()
+            for child, child_extras, extra in requires.get(name, ()):
+                if (extra is None or extra in asked) and (child, child_extras) not in seen:
+                    seen.add((child, child_extras))
+                    stack.append((child, child_extras))
+        for name, _ in seen:
+            if name != root:
+                reached.setdefault(name, set()).add(root)
+    return {name: tuple(sorted(r)) for name, r in reached.items()}
+
+
+# pip options that change where or how packages are fetched, not which: ignored here.
+_GLOBAL_OPTIONS = re.compile(
+    r"^(-i|--index-url|--extra-index-url|--no-index|-f|--find-links|--trusted-host|--pre"
+    r"|--prefer-binary|--only-binary|--no-binary|--require-hashes|--use-feature"
+    r"|--config-settings|--global-option)(\s|=|$)"
+)
+_VIA_HEAD = re.compile(r"^#\s*via\b\s*(.*)$")
+_VIA_MORE = re.compile(r"^#\s{2,}(\S.*)$")
+# pip-compile and uv write `# via -r requirements.in` or `# via NAME (pyproject.toml)`
+_DECLARING_FILES = re.compile(
+    r"^(-r\s|--requirement\s)|(^|\()(pyproject\.toml|setup\.cfg|setup\.py)\)?$"
+)
+
+
+def from_requirements(path: Path, root: Path, decl: Declared) -> list[Dependency]:
+    """Parse a pip requirements file (and its ``-r`` includes) into dependencies."""
+    deps: list[Dependency] = []
+    _read_requirements(path, root, decl, deps, seen=set())
+    return deps
+
+
+def _read_requirements(
+    path: Path, root: Path, decl: Declared, out: list[Dependency], seen: set[Path]
+) -> None:
+    rel = _relative(path, root)
+    resolved = path.resolve()
+    if resolved in seen:
+        return
+    seen.add(resolved)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DependencyError(f"requirements file {rel} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DependencyError(f"requirements file {rel} cannot be read: {exc}") from None
+
+    entries: list[tuple[int, str, list[str]]] = []  # (line, logical line, via)
+    collecting: list[str] | None = None
+    logical, start = "", 0
+    for number, physical in enumerate(text.splitlines(), 1):
+        stripped = physical.strip()
+        if not logical and stripped.startswith("#"):
+            if entries and (m := _VIA_HEAD.match(stripped)):
+                collecting = entries[-1][2]
+                if m.group(1):
+                    collecting.append(m.group(1).strip())
+            elif collecting is not None and (m := _VIA_MORE.match(stripped)):
+                collecting.append(m.group(1).strip())
+            else:
+                collecting = None
+            continue
+        collecting = None
+        if not logical:
+            start = number
+        if physical.endswith("\\"):
+            logical += physical[:-1] + " "
+            continue
+        logical += physical
+        line = re.sub(r"(^|\s)#.*$", "", logical).strip()
+        logical = ""
+        if line:
+            entries.append((start, line, []))
+
+    for number, line, via in entries:
+        if m := re.match(r"^(-r|--requirement)(\s+|=)(\S+)$", line):
+            _read_requirements(path.parent / m.group(3), root, decl, out, seen)
+            continue
+        if re.match(r"^(-c|--constraint)(\s|=)", line) or _GLOBAL_OPTIONS.match(line):
+            continue  # constraints limit versions, they do not add dependencies
+        editable = False
+        if m := re.match(r"^(-e|--editable)(\s+|=)(.+)$", line):
+            editable, line = True, m.group(3).strip()
+        hashes = tuple(re.findall(r"--hash[=\s]+(\S+)", line))
+        spec = re.sub(r"--hash[=\s]+\S+", "", line).strip()
+        if spec.startswith("-"):
+            raise DependencyError(f"{rel}:{number}: unsupported option {spec.split()[0]!r}")
+        name, version = _name_and_pin(spec, editable, rel, number)
+        key = canonicalize_name(name)
+        if via:
+            direct = any(_DECLARING_FILES.search(v) for v in via)
+        else:
+            direct = key in decl.names if decl.requirements else True
+        out.append(
+            Dependency(
+                name=name,
+                version=version,
+                direct=direct,
+                source=rel,
+                line=number,
+                requirement=spec,
+                hashes=hashes,
+                editable=editable,
+                via=() if direct else tuple(v for v in via if not v.startswith("-")),
+            )
+        )
+
+
+def _name_and_pin(spec: str, editable: bool, rel: str, number: int) -> tuple[str, str | None]:
+    """Name and exact pin of a requirement line; URLs and paths carry no pin."""
+    egg = re.search(r"#egg=([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    if editable or re.match(r"^(\.|/|[a-z+]+://|git\+|hg\+|svn\+|bzr\+)", spec):
+        if egg:
+            return egg.group(1), None
+        if " @ " not in spec:
+            raise DependencyError(
+                f"{rel}:{number}: {spec!r} names no package (add '#egg=NAME' or write "
+                "'NAME @ URL') so it cannot be checked"
+            )
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement as exc:
+        raise DependencyError(f"{rel}:{number}: invalid requirement {spec!r}: {exc}") from None
+    return req.name, exact_pin(req)
+
+
+def from_pylock(path: Path, rel: str, decl: Declared) -> list[Dependency]:
+    """Parse a PEP 751 lock file: every ``[[packages]]`` entry, with its hashes."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DependencyError(f"lock file {rel} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DependencyError(f"lock file {rel} cannot be read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DependencyError(f"lock file {rel} is not valid TOML: {exc}") from None
+    if "lock-version" not in data:
+        raise DependencyError(f"lock file {rel} has no lock-version: is it a PEP 751 lock file?")
+    packages = data.get("packages")
+    if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
+        raise DependencyError(f"lock file {rel}: packages must be an array of tables")
+    lines = text.splitlines()
+    deps = []
+    for number, pkg in enumerate(packages, 1):
+        name = pkg.get("name")
+        if not isinstance(name, str) or not name:
+            raise DependencyError(f"lock file {rel}: package #{number} has no name")
+        version = pkg.get("version")
+        hashes = [
+            f"{algo}:{digest}"
+            for artefact in [pkg.get("sdist"), pkg.get("archive"), *(pkg.get("wheels") or [])]
+            if isinstance(artefact, dict)
+            for algo, digest in sorted((artefact.get("hashes") or {}).items())
+        ]
+        key = canonicalize_name(name)
+        deps.append(
+            Dependency(
+                name=name,
+                version=version if isinstance(version, str) else None,
+                direct=not decl.requirements or key in decl.names,
+                source=rel,
+                line=_package_line(lines, name),
+                requirement=f"{name}=={version}" if isinstance(version, str) else name,
+                hashes=tuple(hashes),
+                editable=isinstance(pkg.get("directory"), dict)
+                and bool(pkg["directory"].get("editable")),
+            )
+        )
+    return deps
+
+
+def _package_line(lines: Sequence[str], name: str) -> int:
+    pattern = re.compile(rf"""^\s*name\s*=\s*["']{re.escape(name)}["']""")
+    return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), 0)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
