@@ -142,6 +142,8 @@ class Analysis:
     figures: Mapping[str, float | int | str] = field(default_factory=dict)
     tool_versions: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Files for the evidence bundle by file name (e.g. "sbom.cdx.json"), as text.
+    artifacts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ class GateResult:
     tool_versions: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     duration: float = 0.0
+    artifacts: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def judge(cls, gate: str, analysis: Analysis, fail_on: Severity, duration: float) -> GateResult:
@@ -178,6 +181,7 @@ class GateResult:
             tool_versions=dict(analysis.tool_versions),
             notes=analysis.notes,
             duration=duration,
+            artifacts=dict(analysis.artifacts),
         )
 
     @property
@@ -206,6 +210,7 @@ class GateResult:
             "tool_versions": dict(self.tool_versions),
             "notes": list(self.notes),
             "duration": self.duration,
+            "artifacts": dict(self.artifacts),
         }
 
     @classmethod
@@ -220,4 +225,5 @@ class GateResult:
             tool_versions=dict(data.get("tool_versions", {})),
             notes=tuple(str(n) for n in data.get("notes", ())),
             duration=float(data.get("duration", 0.0)),
+            artifacts={str(k): str(v) for k, v in data.get("artifacts", {}).items()},
         )
