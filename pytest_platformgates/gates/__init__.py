@@ -1,4 +1,9 @@
 """The built-in gates, one module each, registered like any third-party gate."""
 
 # One line per gate module, in no particular order: the core sorts gates by name.
-BUILTIN: tuple[str, ...] = ("pytest_platformgates.gates.lint",)
+BUILTIN: tuple[str, ...] = (
+    "pytest_platformgates.gates.lint",
+    "pytest_platformgates.gates.deps",
+    "pytest_platformgates.gates.sast",
+    "pytest_platformgates.gates.pinning",
+)
