@@ -1,0 +1,497 @@
+"""The deps gate: known vulnerabilities in the project's dependencies, online or air-gapped.
+
+Dependencies come from :mod:`..dependencies` (the project's interpreter by default,
+or a requirements file, ``pyproject.toml``, a PEP 751 lock file), so direct and
+transitive ones are told apart in every finding whichever way they are audited:
+
+- offline (``database = "osv:PATH"``): matched against a local OSV export with the
+  rules in :mod:`..osv`;
+- online: the exact ``name==version`` list is handed to ``pip-audit -r FILE
+  --no-deps --disable-pip`` (hermetic: pip-audit resolves nothing and never looks at
+  its own environment) against OSV or PyPI.
+
+A dependency that could not be audited (no exact version, a version that is not
+PEP 440, a ``skip_reason`` from pip-audit) is an error unless ``unaudited = "warn"``:
+pip-audit's "No known vulnerabilities found" with every package skipped must never
+read as a pass.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
+
+from .. import dependencies, osv
+from ..config import ConfigError, Option
+from ..gate import Gate, GateContext, GateError
+from ..hookspecs import hookimpl
+from ..model import Analysis, Finding, Severity, fingerprint
+from ..process import run_tool, stderr_tail
+
+DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
+#: pip-audit's warnings that mean it dropped an advisory it was sent.
+PIP_AUDIT_DROPPED = ("is missing 'affected' list", "Unsupported OSV schema version")
+
+
+@dataclass(frozen=True)
+class Unaudited:
+    """A dependency the gate could not check, and why."""
+
+    dependency: dependencies.Dependency
+    reason: str
+
+    def __str__(self) -> str:
+        d = self.dependency
+        return f"{d.name}{' ' + d.version if d.version else ''} ({self.reason})"
+
+
+class DepsGate(Gate):
+    name = "deps"
+    description = "known vulnerabilities (OSV) in direct and transitive dependencies"
+    options = (
+        Option(
+            "source",
+            "str",
+            dependencies.ENVIRONMENT,
+            "What to audit: 'environment' (the distributions installed for `python`), "
+            "'pyproject' (the declared dependencies), or the path of a pip requirements "
+            "file or PEP 751 lock file (pylock.toml) relative to the project root.",
+        ),
+        Option(
+            "python",
+            "str",
+            None,
+            "Interpreter whose environment is audited; default: the one running pytest.",
+        ),
+        Option(
+            "database",
+            "str",
+            None,
+            "Offline OSV database 'osv:PATH' (a directory of OSV JSON/YAML records or "
+            "OSV's per-ecosystem zip), relative to the project root. Default: online.",
+        ),
+        Option(
+            "service",
+            "choice",
+            None,
+            "Online service pip-audit queries: 'osv' (default) or 'pypi'.",
+            choices=("osv", "pypi"),
+        ),
+        Option(
+            "osv_url",
+            "str",
+            None,
+            f"OSV-compatible query endpoint for the online audit (default {DEFAULT_OSV_URL}).",
+        ),
+        Option(
+            "unaudited",
+            "choice",
+            "fail",
+            "A dependency that could not be audited: 'fail' (the gate errors) or 'warn'.",
+            choices=("fail", "warn"),
+        ),
+        Option(
+            "fail_on_direct",
+            "severity",
+            None,
+            "Lowest severity that blocks for direct dependencies; stricter than or equal "
+            "to this gate's fail_on, which applies to transitive ones. Default: fail_on.",
+        ),
+        Option(
+            "unknown_severity",
+            "severity",
+            "high",
+            "Severity of an advisory whose record gives none that can be read.",
+        ),
+        Option(
+            "max_age_days",
+            "number",
+            7,
+            "An offline database whose newest record is older than this is stale.",
+            minimum=0,
+        ),
+        Option(
+            "stale",
+            "choice",
+            "warn",
+            "A stale offline database: 'warn' (a note) or 'fail' (the gate errors).",
+            choices=("warn", "fail"),
+        ),
+    )
+
+    def validate(self, values: Mapping[str, Any], where: str) -> None:
+        if values["database"] is not None:
+            if not str(values["database"]).startswith("osv:"):
+                raise ConfigError(
+                    f"{where}.database = {values['database']!r}: write it as 'osv:PATH'"
+                )
+            for key in ("service", "osv_url"):
+                if values[key] is not None:
+                    raise ConfigError(
+                        f"{where}.{key} applies to online audits only; remove it, or remove "
+                        "`database` to audit online"
+                    )
+        if values["osv_url"] is not None and values["service"] == "pypi":
+            raise ConfigError(f"{where}.osv_url needs service = 'osv'")
+        direct = values["fail_on_direct"]
+        if direct is not None and Severity.parse(direct) > Severity.parse(values["fail_on"]):
+            raise ConfigError(
+                f"{where}.fail_on_direct = {direct!r} is laxer than fail_on = "
+                f"{values['fail_on']!r}: direct dependencies cannot be judged more leniently "
+                "than transitive ones; lower fail_on_direct or raise fail_on"
+            )
+
+    def check(self, ctx: GateContext) -> Analysis:
+        settings = ctx.settings
+        python = settings["python"] or sys.executable
+        try:
+            deps = dependencies.load(
+                settings["source"], ctx.root, python=python, timeout=ctx.timeout
+            )
+            if settings["source"] in (dependencies.PYPROJECT, "pyproject.toml"):
+                deps = _pin_from_environment(deps, python, ctx.timeout)
+        except dependencies.DependencyError as exc:
+            raise GateError(f"the dependencies cannot be listed: {exc}") from None
+        if not deps:
+            raise GateError(
+                f"no dependencies found in {settings['source']!r}, so nothing was audited; "
+                "check `source`, or set `enabled = false` if the project has none"
+            )
+
+        unaudited = [
+            Unaudited(d, f"not pinned to one version: {d.requirement or 'no version'}")
+            for d in deps
+            if d.version is None
+        ]
+        auditable = [d for d in deps if d.version is not None]
+        problems: list[str] = []
+        notes: list[str] = []
+        figures: dict[str, int | float | str] = {}
+        versions: dict[str, str] = {}
+        if settings["database"] is not None:
+            found, more = self._offline(auditable, ctx, problems, notes, figures)
+            mode = "offline"
+        else:
+            found, more, versions = self._online(auditable, ctx, problems)
+            mode = f"online ({settings['service'] or 'osv'})"
+        unaudited += more
+
+        findings = self._findings(found, ctx)
+        if unaudited:
+            listed = "; ".join(str(u) for u in unaudited[:25])
+            if len(unaudited) > 25:
+                listed += f"; ... and {len(unaudited) - 25} more"
+            message = (
+                f"{len(unaudited)} of {len(deps)} dependencies could not be audited, so "
+                f"they may carry known vulnerabilities: {listed}"
+            )
+            if settings["unaudited"] == "fail":
+                problems.append(
+                    message + "\nPin them, fix what prevented the audit, or set "
+                    '`unaudited = "warn"` where policy allows.'
+                )
+            else:
+                notes.append(message)
+        direct = sum(1 for d in deps if d.direct)
+        figures.update(
+            {
+                "mode": mode,
+                "dependencies": len(deps),
+                "direct": direct,
+                "transitive": len(deps) - direct,
+                "audited": len(deps) - len(unaudited),
+                "unaudited": len(unaudited),
+                "vulnerabilities": len(findings),
+            }
+        )
+        ctx.notes.extend(notes)
+        return Analysis(
+            findings=tuple(findings),
+            problems=tuple(problems),
+            figures=figures,
+            tool_versions=versions,
+            notes=tuple(ctx.notes),
+        )
+
+    # -- offline --------------------------------------------------------------------------
+
+    def _offline(
+        self,
+        deps: Sequence[dependencies.Dependency],
+        ctx: GateContext,
+        problems: list[str],
+        notes: list[str],
+        figures: dict[str, int | float | str],
+    ) -> tuple[list[tuple[dependencies.Dependency, osv.Vulnerability]], list[Unaudited]]:
+        settings = ctx.settings
+        cache_dir = ctx.cache.directory if ctx.cache is not None else None
+        try:
+            path = osv.parse_location(settings["database"], ctx.root)
+            db, cache_notes = osv.load(path, cache_dir)
+        except osv.DatabaseError as exc:
+            raise GateError(exc.message, exc.detail) from None
+        notes.extend(cache_notes)
+        figures.update(
+            {
+                "database_records": db.records,
+                "database_packages": db.packages,
+                "database_index_cached": int(db.from_cache),
+            }
+        )
+        newest = db.newest
+        if newest is None:
+            problems.append(
+                f"the advisory database {path} gives no `modified` date, so its age is "
+                "unknown; an export of unknown age cannot vouch for anything"
+            )
+        else:
+            age = (datetime.now(timezone.utc) - newest).total_seconds() / 86400
+            figures["database_age_days"] = round(age, 1)
+            if age > settings["max_age_days"]:
+                stale = (
+                    f"the advisory database {path} is stale: its newest record was modified "
+                    f"{newest:%Y-%m-%d} ({age:.0f} days ago; max_age_days = "
+                    f"{settings['max_age_days']:g}); refresh the export"
+                )
+                (problems if settings["stale"] == "fail" else notes).append(stale)
+        found = []
+        unaudited = []
+        for dep in deps:
+            assert dep.version is not None
+            try:
+                matches = db.matches(dep.name, dep.version)
+            except InvalidVersion:
+                unaudited.append(Unaudited(dep, "not a PEP 440 version"))
+                continue
+            for vuln in osv.merge(matches):
+                fixes = [f for f in vuln.fixed if not db.affected_by_any(dep.name, f)]
+                found.append((dep, replace(vuln, fixed=tuple(fixes) or vuln.fixed)))
+        return found, unaudited
+
+    # -- online ---------------------------------------------------------------------------
+
+    def _online(
+        self, deps: Sequence[dependencies.Dependency], ctx: GateContext, problems: list[str]
+    ) -> tuple[
+        list[tuple[dependencies.Dependency, osv.Vulnerability]], list[Unaudited], dict[str, str]
+    ]:
+        settings = ctx.settings
+        if not deps:
+            return [], [], {}
+        service = settings["service"] or "osv"
+        pinned = sorted({(d.key, d.version) for d in deps if d.version})
+        with tempfile.TemporaryDirectory(prefix="platformgates-deps-") as tmp:
+            req = Path(tmp) / "requirements.txt"
+            req.write_text("".join(f"{n}=={v}\n" for n, v in pinned), encoding="utf-8")
+            argv = [
+                *pip_audit_command(),
+                "-r",
+                str(req),
+                "--no-deps",
+                "--disable-pip",
+                "-f",
+                "json",
+                "--progress-spinner",
+                "off",
+                "--aliases",
+                "on",
+                "--desc",
+                "on",
+                "--timeout",
+                str(max(1, int(min(ctx.timeout, 60)))),
+                "-s",
+                service,
+            ]
+            if service == "osv":
+                argv += ["--osv-url", settings["osv_url"] or DEFAULT_OSV_URL]
+            # pip-audit exits 1 both for "vulnerabilities found" and for crashes: the
+            # report on stdout, not the exit code, tells them apart.
+            proc = run_tool(argv, cwd=ctx.root, timeout=ctx.timeout, ok_codes=(0, 1))
+        version = _pip_audit_version(ctx)
+        report = _parse_report(proc.stdout)
+        if report is None:
+            names = ", ".join(f"{n} {v}" for n, v in pinned[:25])
+            raise GateError(
+                f"pip-audit produced no report (exit {proc.returncode}), so none of the "
+                f"{len(pinned)} dependencies was audited: {names}"
+                + (" ..." if len(pinned) > 25 else "")
+                + "; is the vulnerability service reachable?",
+                stderr_tail(proc.stderr),
+            )
+        dropped = [
+            line for line in proc.stderr.splitlines() if any(d in line for d in PIP_AUDIT_DROPPED)
+        ]
+        if dropped:
+            problems.append(
+                "pip-audit ignored advisories the service returned, so the audit is "
+                "incomplete:\n" + "\n".join(dropped[:10])
+            )
+        by_key: dict[tuple[str, str], list[dependencies.Dependency]] = {}
+        for d in deps:
+            by_key.setdefault((d.key, str(d.version)), []).append(d)
+        found = []
+        unaudited = []
+        seen: set[tuple[str, str]] = set()
+        for entry in report:
+            key = (canonicalize_name(entry["name"]), str(entry.get("version", "")))
+            targets = by_key.get(key)
+            if targets is None:
+                # a skipped entry carries no version: match it by name
+                targets = [d for d in deps if d.key == key[0]]
+            if not targets:
+                problems.append(f"pip-audit reported {entry['name']!r}, which was not asked for")
+                continue
+            seen.update((d.key, str(d.version)) for d in targets)
+            if entry.get("skip_reason"):
+                unaudited += [Unaudited(d, str(entry["skip_reason"])) for d in targets]
+                continue
+            vulns = [_vulnerability(v) for v in entry.get("vulns") or []]
+            merged = osv.combine(vulns)
+            found += [(d, v) for d in targets for v in merged]
+        missing = [(n, v) for n, v in pinned if (n, v) not in seen]
+        for n, v in missing:
+            unaudited += [Unaudited(d, "absent from pip-audit's report") for d in by_key[(n, v)]]
+        return found, unaudited, {"pip-audit": version}
+
+    # -- findings -------------------------------------------------------------------------
+
+    def _findings(
+        self, found: Sequence[tuple[dependencies.Dependency, osv.Vulnerability]], ctx: GateContext
+    ) -> list[Finding]:
+        settings = ctx.settings
+        fail_on = settings.fail_on
+        direct_on = Severity.parse(settings["fail_on_direct"] or settings["fail_on"])
+        unknown = Severity.parse(settings["unknown_severity"])
+        findings = []
+        occurrences: dict[tuple[str, str], int] = {}
+        for dep, vuln in sorted(found, key=lambda f: (f[0].key, f[0].version or "", f[1].id)):
+            if vuln.severity:
+                advisory_severity = Severity.parse(vuln.severity)
+                told = f"severity {advisory_severity} ({vuln.severity_basis})"
+            else:
+                advisory_severity = unknown
+                told = f"severity unknown, taken as {unknown} (unknown_severity)"
+            severity = advisory_severity
+            if dep.direct and advisory_severity >= direct_on and advisory_severity < fail_on:
+                severity = fail_on
+                told += f"; blocks as a direct dependency (fail_on_direct = {direct_on})"
+            kind = "direct" if dep.direct else "transitive"
+            if not dep.direct and dep.via:
+                kind += f", via {', '.join(dep.via[:3])}" + (" ..." if len(dep.via) > 3 else "")
+            elif not dep.direct and dep.source == dependencies.ENVIRONMENT:
+                kind += ", installed but required by no declared dependency"
+            also = f" ({', '.join(vuln.aliases)})" if vuln.aliases else ""
+            summary = vuln.summary if len(vuln.summary) <= 120 else vuln.summary[:117] + "..."
+            message = f"{dep.name} {dep.version} ({kind}): {vuln.id}{also}; {told}"
+            if summary:
+                message += f". {summary}"
+            if vuln.fixed:
+                fixes = ", ".join(vuln.fixed)
+                hint = f"upgrade {dep.name} to {vuln.fixed[0]} or later (fixed in {fixes})"
+            else:
+                hint = (
+                    f"no fixed version is known: remove or replace {dep.name}, or waive "
+                    f"{vuln.id} with a reason"
+                )
+            ident = (vuln.id, dep.key)
+            occurrence = occurrences.get(ident, 0)
+            occurrences[ident] = occurrence + 1
+            findings.append(
+                Finding(
+                    gate=self.name,
+                    rule=vuln.id,
+                    severity=severity,
+                    path=dep.source if dep.source != dependencies.ENVIRONMENT else "",
+                    line=dep.line,
+                    message=message,
+                    hint=hint,
+                    # name, not version: a bump that is still vulnerable is the same finding
+                    fingerprint=fingerprint(self.name, vuln.id, "", dep.key, occurrence),
+                    url=f"https://osv.dev/vulnerability/{vuln.id}",
+                )
+            )
+        return findings
+
+
+def pip_audit_command() -> list[str]:
+    """pip-audit run by the interpreter that has it installed (ours), as a module."""
+    return [sys.executable, "-m", "pip_audit"]
+
+
+def _pip_audit_version(ctx: GateContext) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pip-audit")
+    except Exception:
+        proc = run_tool([*pip_audit_command(), "--version"], cwd=ctx.root, timeout=ctx.timeout)
+        return proc.stdout.strip().rsplit(" ", 1)[-1]
+
+
+def _parse_report(stdout: str) -> list[dict[str, Any]] | None:
+    """pip-audit's JSON report's dependencies, or None when there is no valid report."""
+    try:
+        data = json.loads(stdout)
+        deps = data["dependencies"]
+        if not isinstance(deps, list) or not all(
+            isinstance(d, dict) and isinstance(d.get("name"), str) for d in deps
+        ):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return deps
+
+
+def _vulnerability(entry: Mapping[str, Any]) -> osv.Vulnerability:
+    ident = str(entry.get("id", ""))
+    aliases = tuple(sorted({str(a) for a in entry.get("aliases") or []} - {ident}))
+    description = " ".join(str(entry.get("description") or "").split())
+    return osv.Vulnerability(
+        ids=(ident,),
+        aliases=aliases,
+        summary=description[:200] + ("..." if len(description) > 200 else ""),
+        severity="",  # pip-audit's report carries no severity
+        severity_basis="",
+        fixed=tuple(str(f) for f in entry.get("fix_versions") or []),
+    )
+
+
+def _pin_from_environment(
+    deps: Sequence[dependencies.Dependency], python: str, timeout: float
+) -> list[dependencies.Dependency]:
+    """Give unpinned declared dependencies the version installed for ``python``, if it fits.
+
+    A range such as ``requests>=2`` names no version to audit; the installed one is
+    the version the project is tested with. One outside the range stays unpinned.
+    """
+    if all(d.version is not None for d in deps):
+        return list(deps)
+    installed = {}
+    for entry in dependencies.list_environment(python, timeout=timeout):
+        name, version = entry.get("name"), entry.get("version")
+        if isinstance(name, str) and isinstance(version, str):
+            installed.setdefault(canonicalize_name(name), version)
+    out = []
+    for d in deps:
+        version = installed.get(d.key)
+        if d.version is None and version is not None and not d.editable:
+            req = Requirement(d.requirement)
+            if req.url is None and req.specifier.contains(version, prereleases=True):
+                d = replace(d, version=version)
+        out.append(d)
+    return out
+
+
+@hookimpl
+def platformgates_gates() -> list[Gate]:
+    return [DepsGate()]

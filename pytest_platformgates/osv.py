@@ -1,0 +1,748 @@
+"""Offline OSV advisory databases: loading, the PyPI matching rules, severities.
+
+A database is a directory of OSV records (``.json``, ``.yaml``/``.yml``, at any
+depth, e.g. the PyPA advisory-database checkout) or the zip OSV publishes per
+ecosystem. Only ``PyPI`` entries are kept. Matching follows the OSV schema:
+
+- names are compared canonicalised (PEP 503), versions with ``packaging``;
+- a version is affected when an ``affected[].versions`` entry equals it, or when an
+  ``ECOSYSTEM``/``SEMVER`` range holds it: events sorted by version, ``introduced``
+  opens, ``fixed`` closes at, ``last_affected`` closes after, and ``limit`` events
+  cap the range (the version must be below one of them); ``GIT`` ranges need a
+  commit graph and are not evaluated, their ``versions`` list is;
+- an entry naming the package with neither ranges nor versions affects every
+  version (the record gives no bound, so none is assumed);
+- withdrawn records are ignored; records sharing an id or alias are one
+  vulnerability (:func:`merge`), so one CVE published by several databases is
+  one finding.
+
+Parsing thousands of YAML records takes over a second, so the parsed index is
+kept in a cache file keyed by every record file's path, size and mtime (or the
+zip's); anything in the cache that does not verify is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .cache import write_atomic
+from .model import Severity
+
+ECOSYSTEM = "PyPI"
+INDEX_FORMAT = 1
+RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+#: Preferred primary id when records are merged: the PyPI-specific databases first.
+ID_PREFERENCE = ("PYSEC-", "GHSA-", "CVE-")
+
+
+class DatabaseError(Exception):
+    """The database is missing, empty or unreadable: nothing can be judged against it."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Affected:
+    """One ``affected[]`` entry for a PyPI package, reduced to what matching needs."""
+
+    name: str  # canonical
+    ranges: tuple[tuple[tuple[str, str], ...], ...] = ()  # each: ((event, version), ...)
+    versions: tuple[str, ...] = ()
+    severity: str = ""  # affected-level severity label, when the record gives one
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """One OSV record (PyPI entries only)."""
+
+    id: str
+    aliases: tuple[str, ...]
+    summary: str
+    modified: str
+    withdrawn: bool
+    severity: str  # critical|high|medium|low, or "" when the record gives none we can read
+    severity_basis: str  # what the severity was derived from, for the report
+    affected: tuple[Affected, ...]
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.id,
+            list(self.aliases),
+            self.summary,
+            self.modified,
+            self.withdrawn,
+            self.severity,
+            self.severity_basis,
+            [
+                [a.name, [list(map(list, r)) for r in a.ranges], list(a.versions), a.severity]
+                for a in self.affected
+            ],
+        ]
+
+    @classmethod
+    def from_json(cls, data: Sequence[Any]) -> Advisory:
+        ident, aliases, summary, modified, withdrawn, severity, basis, affected = data
+        return cls(
+            id=ident,
+            aliases=tuple(aliases),
+            summary=summary,
+            modified=modified,
+            withdrawn=withdrawn,
+            severity=severity,
+            severity_basis=basis,
+            affected=tuple(
+                Affected(
+                    name=name,
+                    ranges=tuple(tuple((e, v) for e, v in r) for r in ranges),
+                    versions=tuple(versions),
+                    severity=sev,
+                )
+                for name, ranges, versions, sev in affected
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    """An advisory that affects one installed version, with what fixes it."""
+
+    advisory: Advisory
+    fixed: tuple[str, ...]  # ``fixed`` events above the installed version
+    severity: str  # the advisory's, or the matching entry's when the record says so
+
+
+@dataclass(frozen=True)
+class Vulnerability:
+    """Matches of one package version merged by shared ids and aliases."""
+
+    ids: tuple[str, ...]  # record ids, primary first
+    aliases: tuple[str, ...]  # other names (CVE, GHSA, ...) not among ``ids``
+    summary: str
+    severity: str  # the highest known severity, "" when none is known
+    severity_basis: str
+    fixed: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.ids[0]
+
+
+@dataclass
+class Database:
+    """An indexed offline database: advisories by canonical package name."""
+
+    location: str
+    digest: str
+    by_name: dict[str, list[Advisory]] = field(default_factory=dict)
+    #: advisories still in their cached JSON form, turned into objects when first asked for
+    raw_by_name: dict[str, list[Any]] = field(default_factory=dict)
+    records: int = 0
+    withdrawn: int = 0
+    other_ecosystems: int = 0
+    newest_modified: str = ""
+    from_cache: bool = False
+
+    @property
+    def newest(self) -> datetime | None:
+        return _parse_time(self.newest_modified)
+
+    @property
+    def packages(self) -> int:
+        return len(self.by_name.keys() | self.raw_by_name.keys())
+
+    def advisories(self, name: str) -> list[Advisory]:
+        """The advisories naming the package ``name`` (any spelling)."""
+        key = canonicalize_name(name)
+        if key not in self.by_name and key in self.raw_by_name:
+            self.by_name[key] = [Advisory.from_json(a) for a in self.raw_by_name.pop(key)]
+        return self.by_name.get(key, [])
+
+    def matches(self, name: str, version: str) -> list[Match]:
+        """Every non-withdrawn advisory affecting ``name`` at ``version``.
+
+        Raises :class:`InvalidVersion` when ``version`` is not PEP 440 and a range
+        would have to be evaluated: such a version cannot be audited.
+        """
+        out = []
+        parsed: Version | None = None
+        for advisory in self.advisories(name):
+            if advisory.withdrawn:
+                continue
+            fixed: set[str] = set()
+            hit = False
+            severity = advisory.severity
+            for entry in advisory.affected:
+                if entry.name != canonicalize_name(name):
+                    continue
+                entry_hit = _listed(entry.versions, version)
+                if entry.ranges and not entry_hit:
+                    if parsed is None:
+                        parsed = Version(version)
+                    entry_hit = any(_in_range(r, parsed) for r in entry.ranges)
+                if not entry.ranges and not entry.versions:
+                    entry_hit = True
+                if entry_hit:
+                    hit = True
+                    severity = _max_label(severity, entry.severity)
+                    fixed.update(_fixed_above(entry.ranges, version))
+            if hit:
+                out.append(Match(advisory, tuple(sorted(fixed, key=version_order)), severity))
+        return out
+
+    def affected_by_any(self, name: str, version: str) -> bool:
+        try:
+            return bool(self.matches(name, version))
+        except InvalidVersion:
+            return True
+
+
+def merge(matches: Iterable[Match]) -> list[Vulnerability]:
+    """The vulnerabilities behind ``matches``: records sharing an id or alias are one."""
+    return combine(
+        Vulnerability(
+            ids=(m.advisory.id,),
+            aliases=m.advisory.aliases,
+            summary=m.advisory.summary,
+            severity=m.severity,
+            severity_basis=f"{m.advisory.id}: {m.advisory.severity_basis}" if m.severity else "",
+            fixed=m.fixed,
+        )
+        for m in matches
+    )
+
+
+def combine(vulns: Iterable[Vulnerability]) -> list[Vulnerability]:
+    """Merge vulnerabilities whose ids or aliases overlap (transitively) into one each.
+
+    The primary id is the most specific database's (PYSEC, then GHSA, then CVE);
+    the severity is the highest any member states; fixed versions are pooled.
+    """
+    groups: list[tuple[set[str], list[Vulnerability]]] = []
+    for v in vulns:
+        names = {*v.ids, *v.aliases}
+        joined = [g for g in groups if g[0] & names]
+        for g in joined:
+            groups.remove(g)
+            names |= g[0]
+        groups.append((names, [x for g in joined for x in g[1]] + [v]))
+    out = []
+    for names, members in groups:
+        ids = sorted({i for m in members for i in m.ids}, key=id_order)
+        best = max(members, key=lambda m: _rank(m.severity))
+        out.append(
+            Vulnerability(
+                ids=tuple(ids),
+                aliases=tuple(sorted(names - set(ids), key=id_order)),
+                summary=next((m.summary for m in members if m.summary), ""),
+                severity=best.severity,
+                severity_basis=best.severity_basis,
+                fixed=tuple(sorted({f for m in members for f in m.fixed}, key=version_order)),
+            )
+        )
+    return sorted(out, key=lambda v: id_order(v.id))
+
+
+def id_order(ident: str) -> tuple[int, str]:
+    """Sort key of advisory ids: PyPI-specific databases first, then by id."""
+    for rank, prefix in enumerate(ID_PREFERENCE):
+        if ident.startswith(prefix):
+            return rank, ident
+    return len(ID_PREFERENCE), ident
+
+
+# -- matching ---------------------------------------------------------------------------
+
+
+def _listed(versions: Sequence[str], version: str) -> bool:
+    if version in versions:
+        return True
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return False
+    for v in versions:
+        try:
+            if Version(v) == wanted:
+                return True
+        except InvalidVersion:
+            continue
+    return False
+
+
+def _bound(value: str) -> Version | None:
+    """A range bound; None for one that is not PEP 440 (treated as open: fail closed)."""
+    try:
+        return Version(value)
+    except InvalidVersion:
+        return None
+
+
+def _in_range(events: Sequence[tuple[str, str]], version: Version) -> bool:
+    limits = [v for kind, v in events if kind == "limit"]
+    if limits and "*" not in limits:
+        bounds = [_bound(v) for v in limits]
+        if all(b is not None and version >= b for b in bounds):
+            return False
+    ordered = sorted(
+        ((kind, v) for kind, v in events if kind != "limit"),
+        key=lambda e: (Version("0") if e[1] == "0" else _bound(e[1]) or Version("0"), e[0]),
+    )
+    affected = False
+    for kind, value in ordered:
+        bound = Version("0") if value == "0" else _bound(value)
+        if kind == "introduced":
+            if bound is None or version >= bound:
+                affected = True
+        elif kind == "fixed":
+            if bound is not None and version >= bound:
+                affected = False
+        elif kind == "last_affected" and bound is not None and version > bound:
+            affected = False
+    return affected
+
+
+def _fixed_above(ranges: Sequence[Sequence[tuple[str, str]]], version: str) -> Iterator[str]:
+    current = _bound(version)
+    for events in ranges:
+        for kind, value in events:
+            if kind != "fixed":
+                continue
+            bound = _bound(value)
+            if current is None or bound is None or bound > current:
+                yield value
+
+
+def version_order(version: str) -> tuple[int, Version | str]:
+    """Sort key of version strings: PEP 440 order, anything else after, by text."""
+    bound = _bound(version)
+    return (0, bound) if bound is not None else (1, version)  # type: ignore[return-value]
+
+
+# -- severities -------------------------------------------------------------------------
+
+_LABELS = {
+    "critical": "critical",
+    "high": "high",
+    "moderate": "medium",
+    "medium": "medium",
+    "low": "low",
+}
+
+
+def _rank(label: str) -> int:
+    return Severity.parse(label).value if label else 0
+
+
+def _max_label(a: str, b: str) -> str:
+    return a if _rank(a) >= _rank(b) else b
+
+
+def rating(score: float, *, v2: bool = False) -> str:
+    """CVSS qualitative rating of a base score (v2 has no "critical")."""
+    if score >= 9.0 and not v2:
+        return "critical"
+    if score >= 7.0:
+        return "high"
+    if score >= 4.0:
+        return "medium"
+    return "low"
+
+
+def severity_of(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The highest severity the record states, and what it was derived from.
+
+    CVSS v3.x and v2 vectors are scored with the specifications' base formulas;
+    ``database_specific.severity`` (GHSA's CRITICAL/HIGH/MODERATE/LOW) is read as
+    given. CVSS v4 vectors need FIRST's lookup tables and are not scored here: a
+    record with nothing else has unknown severity (``""``), which the gate maps to
+    its ``unknown_severity`` option.
+    """
+    best, basis = "", ""
+    for entry in record.get("severity") or ():
+        if not isinstance(entry, Mapping):
+            continue
+        kind, score = str(entry.get("type", "")), entry.get("score")
+        label, why = _score_label(kind, score)
+        if label and _rank(label) > _rank(best):
+            best, basis = label, why
+    specific = record.get("database_specific")
+    if isinstance(specific, Mapping):
+        label = _LABELS.get(str(specific.get("severity", "")).strip().lower(), "")
+        if label and _rank(label) > _rank(best):
+            best, basis = label, f"database_specific.severity {specific['severity']}"
+    return best, basis
+
+
+def _score_label(kind: str, score: Any) -> tuple[str, str]:
+    if isinstance(score, (int, float)) and not isinstance(score, bool):
+        return rating(float(score)), f"{kind} score {score}"
+    if not isinstance(score, str):
+        return "", ""
+    try:
+        if kind == "CVSS_V3" or score.startswith("CVSS:3."):
+            value = cvss3_base_score(score)
+            return rating(value), f"{kind} {value:.1f}"
+        if kind == "CVSS_V2":
+            value = cvss2_base_score(score)
+            return rating(value, v2=True), f"{kind} {value:.1f}"
+    except (KeyError, ValueError):
+        return "", ""
+    return "", ""
+
+
+def _metrics(vector: str) -> dict[str, str]:
+    parts = vector.strip().strip("()").split("/")
+    out = {}
+    for part in parts:
+        key, _, value = part.partition(":")
+        if not value:
+            raise ValueError(f"malformed CVSS vector {vector!r}")
+        out[key] = value
+    return out
+
+
+def _roundup(value: float) -> float:
+    """CVSS v3.1 Roundup: the smallest one-decimal number >= value, float-safe."""
+    whole = round(value * 100_000)
+    if whole % 10_000 == 0:
+        return whole / 100_000
+    return (math.floor(whole / 10_000) + 1) / 10.0
+
+
+def cvss3_base_score(vector: str) -> float:
+    """CVSS v3.0/v3.1 base score (FIRST's specification, section 7.1)."""
+    m = _metrics(vector)
+    changed = m["S"] == "C"
+    av = {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2}[m["AV"]]
+    ac = {"L": 0.77, "H": 0.44}[m["AC"]]
+    pr = {"N": 0.85, "L": 0.68 if changed else 0.62, "H": 0.5 if changed else 0.27}[m["PR"]]
+    ui = {"N": 0.85, "R": 0.62}[m["UI"]]
+    cia = {"H": 0.56, "L": 0.22, "N": 0.0}
+    iss = 1 - (1 - cia[m["C"]]) * (1 - cia[m["I"]]) * (1 - cia[m["A"]])
+    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if changed else 6.42 * iss
+    if m["S"] not in ("U", "C"):
+        raise ValueError(f"unknown scope in {vector!r}")
+    if impact <= 0:
+        return 0.0
+    exploitability = 8.22 * av * ac * pr * ui
+    total = 1.08 * (impact + exploitability) if changed else impact + exploitability
+    return _roundup(min(total, 10.0))
+
+
+def cvss2_base_score(vector: str) -> float:
+    """CVSS v2 base score (FIRST's v2 guide, section 3.2.1)."""
+    m = _metrics(vector)
+    av = {"L": 0.395, "A": 0.646, "N": 1.0}[m["AV"]]
+    ac = {"H": 0.35, "M": 0.61, "L": 0.71}[m["AC"]]
+    au = {"M": 0.45, "S": 0.56, "N": 0.704}[m["Au"]]
+    cia = {"N": 0.0, "P": 0.275, "C": 0.660}
+    impact = 10.41 * (1 - (1 - cia[m["C"]]) * (1 - cia[m["I"]]) * (1 - cia[m["A"]]))
+    exploitability = 20 * av * ac * au
+    f = 0.0 if impact == 0 else 1.176
+    return round((0.6 * impact + 0.4 * exploitability - 1.5) * f, 1)
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def parse_location(spec: str, root: Path) -> Path:
+    """``osv:PATH`` (relative to the project root) to an absolute path."""
+    if not spec.startswith("osv:") or not spec[4:].strip():
+        raise DatabaseError(f"database {spec!r} must be written as 'osv:PATH'")
+    path = Path(os.path.expanduser(spec[4:].strip()))
+    return path if path.is_absolute() else root / path
+
+
+def load(path: Path, cache_dir: Path | None = None) -> tuple[Database, list[str]]:
+    """Load and index the database at ``path``; also return notes (cache trouble)."""
+    notes: list[str] = []
+    if not path.exists():
+        raise DatabaseError(f"the advisory database {path} does not exist")
+    stamp = _stamp(path)
+    digest = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
+    cache_file = None
+    if cache_dir is not None:
+        name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        cache_file = cache_dir / f"osv-index-{name}.json"
+        db, note = _read_cache(cache_file, digest, str(path))
+        if note:
+            notes.append(note)
+        if db is not None:
+            return db, notes
+    db = _build(path, digest)
+    if cache_file is not None:
+        note = _write_cache(cache_file, db)
+        if note:
+            notes.append(note)
+    return db, notes
+
+
+def _stamp(path: Path) -> list[Any]:
+    """What identifies the database's content cheaply: each record file's size and mtime."""
+    if path.is_file():
+        st = path.stat()
+        return [INDEX_FORMAT, "zip", str(path.resolve()), st.st_size, st.st_mtime_ns]
+    try:
+        files = sorted(_record_files(path))
+    except OSError as exc:
+        raise DatabaseError(f"the advisory database {path} cannot be listed: {exc}") from None
+    entries = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError as exc:
+            raise DatabaseError(f"advisory record {f} cannot be read: {exc}") from None
+        entries.append([f.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns])
+    return [INDEX_FORMAT, "dir", str(path.resolve()), entries]
+
+
+def _record_files(path: Path) -> Iterator[Path]:
+    def raise_error(exc: OSError) -> None:
+        raise exc
+
+    for dirpath, dirnames, filenames in os.walk(path, onerror=raise_error):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if not name.startswith(".") and name.endswith(RECORD_SUFFIXES):
+                yield Path(dirpath) / name
+
+
+def _build(path: Path, digest: str) -> Database:
+    db = Database(location=str(path), digest=digest)
+    corrupt: list[str] = []
+    for label, raw in _raw_records(path):
+        try:
+            record = _decode(label, raw)
+            advisory = _advisory(record)
+        except (ValueError, TypeError, KeyError) as exc:
+            corrupt.append(f"{label}: {exc}")
+            continue
+        db.records += 1
+        if advisory.modified > db.newest_modified:
+            db.newest_modified = advisory.modified
+        if not advisory.affected:
+            db.other_ecosystems += 1
+            continue
+        if advisory.withdrawn:
+            db.withdrawn += 1
+        for name in sorted({a.name for a in advisory.affected}):
+            db.by_name.setdefault(name, []).append(advisory)
+    if corrupt:
+        shown = "\n".join(corrupt[:10]) + (
+            f"\n... and {len(corrupt) - 10} more" if len(corrupt) > 10 else ""
+        )
+        raise DatabaseError(
+            f"the advisory database {path} has {len(corrupt)} unreadable record(s); "
+            "re-download it or remove the broken files",
+            shown,
+        )
+    if db.records == 0:
+        raise DatabaseError(
+            f"the advisory database {path} holds no OSV records (.json/.yaml files); "
+            "point `database` at an OSV export"
+        )
+    if not db.by_name:
+        raise DatabaseError(
+            f"the advisory database {path} holds {db.records} records but none for the "
+            f"{ECOSYSTEM} ecosystem; is it the export of another ecosystem?"
+        )
+    return db
+
+
+def _raw_records(path: Path) -> Iterator[tuple[str, bytes]]:
+    if path.is_file():
+        try:
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    base = info.filename.rsplit("/", 1)[-1]
+                    if info.is_dir() or base.startswith(".") or not base.endswith(RECORD_SUFFIXES):
+                        continue
+                    yield f"{path.name}:{info.filename}", zf.read(info)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise DatabaseError(
+                f"the advisory database {path} is not a readable zip of OSV records ({exc})"
+            ) from None
+        return
+    for f in sorted(_record_files(path)):
+        try:
+            yield f.relative_to(path).as_posix(), f.read_bytes()
+        except OSError as exc:
+            raise DatabaseError(f"advisory record {f} cannot be read: {exc}") from None
+
+
+def _decode(label: str, raw: bytes) -> Mapping[str, Any]:
+    if label.endswith(".json"):
+        data = json.loads(raw)
+    else:
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - PyYAML comes with bandit
+            raise ValueError("YAML records need PyYAML (`pip install pyyaml`)") from None
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            data = yaml.load(raw, Loader=loader)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, Mapping):
+        raise ValueError("not an OSV record (expected a mapping)")
+    return data
+
+
+def _text(value: Any, what: str) -> str:
+    if isinstance(value, datetime):  # YAML reads unquoted timestamps as datetimes
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        # a float version (YAML's 1.10 -> 1.1) cannot be trusted to mean what was written
+        raise ValueError(f"{what} must be a string, not {value!r}")
+    return str(value)
+
+
+def _advisory(record: Mapping[str, Any]) -> Advisory:
+    ident = record.get("id")
+    if not isinstance(ident, str) or not ident:
+        raise ValueError("no id")
+    aliases = record.get("aliases") or []
+    if not isinstance(aliases, list):
+        raise ValueError("aliases must be a list")
+    affected = []
+    for entry in record.get("affected") or []:
+        if not isinstance(entry, Mapping):
+            raise ValueError("affected[] entries must be mappings")
+        package = entry.get("package")
+        if not isinstance(package, Mapping):
+            continue  # an entry without a package (e.g. a bare GIT range)
+        if str(package.get("ecosystem", "")).split(":", 1)[0] != ECOSYSTEM:
+            continue
+        name = package.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("affected[].package has no name")
+        ranges = []
+        for r in entry.get("ranges") or []:
+            if not isinstance(r, Mapping) or not isinstance(r.get("events"), list):
+                raise ValueError("affected[].ranges[] needs a list of events")
+            if r.get("type") not in ("ECOSYSTEM", "SEMVER"):
+                continue  # GIT ranges are in commits, not versions
+            events = []
+            for event in r["events"]:
+                if not isinstance(event, Mapping) or len(event) != 1:
+                    raise ValueError("each range event must have exactly one key")
+                ((kind, value),) = event.items()
+                if kind not in ("introduced", "fixed", "last_affected", "limit"):
+                    raise ValueError(f"unknown range event {kind!r}")
+                events.append((str(kind), _text(value, f"{kind} version")))
+            ranges.append(tuple(events))
+        versions = entry.get("versions") or []
+        if not isinstance(versions, list):
+            raise ValueError("affected[].versions must be a list")
+        has_git = any(
+            isinstance(r, Mapping) and r.get("type") == "GIT" for r in entry.get("ranges") or []
+        )
+        if has_git and not ranges and not versions:
+            continue  # only commit ranges: nothing to compare a version with
+        level, _ = severity_of(entry)
+        specific = entry.get("ecosystem_specific")
+        if isinstance(specific, Mapping):
+            level = _max_label(level, _LABELS.get(str(specific.get("severity", "")).lower(), ""))
+        affected.append(
+            Affected(
+                name=canonicalize_name(name),
+                ranges=tuple(ranges),
+                versions=tuple(_text(v, "versions[]") for v in versions),
+                severity=level,
+            )
+        )
+    severity, basis = severity_of(record)
+    summary = record.get("summary") or record.get("details") or ""
+    summary = " ".join(str(summary).split())
+    return Advisory(
+        id=ident,
+        aliases=tuple(str(a) for a in aliases if a != ident),
+        summary=summary[:200] + ("..." if len(summary) > 200 else ""),
+        modified=_text(record.get("modified", ""), "modified"),
+        withdrawn=bool(record.get("withdrawn")),
+        severity=severity,
+        severity_basis=basis,
+        affected=tuple(affected),
+    )
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# -- cache ------------------------------------------------------------------------------
+
+
+def _read_cache(cache_file: Path, digest: str, location: str) -> tuple[Database | None, str]:
+    """The cached index when it belongs to this database state and verifies, else None."""
+    try:
+        raw = cache_file.read_bytes()
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, f"advisory index cache {cache_file} unreadable ({exc.strerror}); rebuilt"
+    try:
+        head, _, body_bytes = raw.partition(b"\n")
+        header = json.loads(head)
+        if header.get("format") != INDEX_FORMAT or header.get("digest") != digest:
+            return None, ""  # the database changed: rebuild quietly
+        if hashlib.sha256(body_bytes).hexdigest() != header["checksum"]:
+            raise ValueError("checksum mismatch")
+        body = json.loads(body_bytes)
+        db = Database(
+            location=location,
+            digest=digest,
+            records=int(body["records"]),
+            withdrawn=int(body["withdrawn"]),
+            other_ecosystems=int(body["other_ecosystems"]),
+            newest_modified=str(body["newest_modified"]),
+            from_cache=True,
+            raw_by_name=dict(body["by_name"]),
+        )
+    except Exception as exc:  # any corruption at all: rebuild from the records
+        return None, f"advisory index cache {cache_file} is corrupt ({exc}); rebuilt"
+    return db, ""
+
+
+def _write_cache(cache_file: Path, db: Database) -> str:
+    body = {
+        "records": db.records,
+        "withdrawn": db.withdrawn,
+        "other_ecosystems": db.other_ecosystems,
+        "newest_modified": db.newest_modified,
+        "by_name": {n: [a.to_json() for a in advs] for n, advs in sorted(db.by_name.items())},
+    }
+    body_bytes = json.dumps(body, separators=(",", ":")).encode()
+    header = {
+        "format": INDEX_FORMAT,
+        "digest": db.digest,
+        "checksum": hashlib.sha256(body_bytes).hexdigest(),
+    }
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cache_file, json.dumps(header).encode() + b"\n" + body_bytes)
+    except OSError as exc:
+        return f"advisory index cache not written ({exc.strerror}); the next run parses again"
+    return ""
