@@ -40,6 +40,11 @@ from packaging.version import InvalidVersion, Version
 from .cache import write_atomic
 from .model import Severity
 
+try:  # PyYAML comes with bandit; imported once, here, because re-imports of its C loader break
+    import yaml
+except ImportError:  # pragma: no cover
+    yaml = None  # type: ignore[assignment]
+
 ECOSYSTEM = "PyPI"
 INDEX_FORMAT = 1
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
@@ -589,10 +594,8 @@ def _decode(label: str, raw: bytes) -> Mapping[str, Any]:
     if label.endswith(".json"):
         data = json.loads(raw)
     else:
-        try:
-            import yaml
-        except ImportError:  # pragma: no cover - PyYAML comes with bandit
-            raise ValueError("YAML records need PyYAML (`pip install pyyaml`)") from None
+        if yaml is None:  # pragma: no cover
+            raise ValueError("YAML records need PyYAML (`pip install pyyaml`)")
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
             data = yaml.load(raw, Loader=loader)

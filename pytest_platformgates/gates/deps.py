@@ -29,7 +29,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion
+from packaging.version import InvalidVersion, Version
 
 from .. import dependencies, osv
 from ..config import ConfigError, Option
@@ -289,7 +289,12 @@ class DepsGate(Gate):
         if not deps:
             return [], [], {}
         service = settings["service"] or "osv"
-        pinned = sorted({(d.key, d.version) for d in deps if d.version})
+        # pip-audit rejects the whole file over one non-PEP 440 pin: keep those out
+        unaudited = [Unaudited(d, "not a PEP 440 version") for d in deps if not _pep440(d)]
+        deps = [d for d in deps if _pep440(d)]
+        if not deps:
+            return [], unaudited, {}
+        pinned = sorted({(d.key, str(d.version)) for d in deps})
         with tempfile.TemporaryDirectory(prefix="platformgates-deps-") as tmp:
             req = Path(tmp) / "requirements.txt"
             req.write_text("".join(f"{n}=={v}\n" for n, v in pinned), encoding="utf-8")
@@ -340,7 +345,6 @@ class DepsGate(Gate):
         for d in deps:
             by_key.setdefault((d.key, str(d.version)), []).append(d)
         found = []
-        unaudited = []
         seen: set[tuple[str, str]] = set()
         for entry in report:
             key = (canonicalize_name(entry["name"]), str(entry.get("version", "")))
@@ -390,7 +394,8 @@ class DepsGate(Gate):
                 kind += f", via {', '.join(dep.via[:3])}" + (" ..." if len(dep.via) > 3 else "")
             elif not dep.direct and dep.source == dependencies.ENVIRONMENT:
                 kind += ", installed but required by no declared dependency"
-            also = f" ({', '.join(vuln.aliases)})" if vuln.aliases else ""
+            others = (*vuln.ids[1:], *vuln.aliases)
+            also = f" ({', '.join(others)})" if others else ""
             summary = vuln.summary if len(vuln.summary) <= 120 else vuln.summary[:117] + "..."
             message = f"{dep.name} {dep.version} ({kind}): {vuln.id}{also}; {told}"
             if summary:
@@ -436,6 +441,14 @@ def _pip_audit_version(ctx: GateContext) -> str:
     except Exception:
         proc = run_tool([*pip_audit_command(), "--version"], cwd=ctx.root, timeout=ctx.timeout)
         return proc.stdout.strip().rsplit(" ", 1)[-1]
+
+
+def _pep440(dep: dependencies.Dependency) -> bool:
+    try:
+        Version(str(dep.version))
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _parse_report(stdout: str) -> list[dict[str, Any]] | None:
