@@ -6,4 +6,5 @@ BUILTIN: tuple[str, ...] = (
     "pytest_platformgates.gates.deps",
     "pytest_platformgates.gates.sast",
     "pytest_platformgates.gates.pinning",
+    "pytest_platformgates.gates.licenses",
 )
