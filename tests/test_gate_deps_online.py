@@ -1,0 +1,130 @@
+"""The deps gate online: real pip-audit against an OSV-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+from deps_support import OsvServer, closed_port_url, make_env, osv_record, osv_server
+
+from conftest import gates_toml
+
+
+def configure(project, options, dependencies=("requests>=2",)) -> None:
+    declared = ", ".join(f'"{d}"' for d in dependencies)
+    project.write(
+        "pyproject.toml",
+        f'[project]\nname = "demo"\nversion = "0.1"\ndependencies = [{declared}]\n\n'
+        + gates_toml({"deps": options}),
+        dedent=False,
+    )
+
+
+@pytest.fixture
+def env(tmp_path):
+    """The project's interpreter: requests 2.19.0 and a clean transitive dependency."""
+    return make_env(
+        tmp_path / "venv",
+        {"requests": "2.19.0", "idna": "2.7"},
+        requires={"requests": ["idna<2.8,>=2.5"]},
+    )
+
+
+def advisories() -> list[dict]:
+    return [
+        osv_record(
+            "PYSEC-2018-28", "requests", fixed="2.20.0", aliases=["CVE-2018-18074", "GHSA-x84v"]
+        ),
+        osv_record("GHSA-x84v", "requests", fixed="2.20.0", aliases=["CVE-2018-18074"]),
+    ]
+
+
+def test_vulnerable_dependency_found_through_pip_audit(project, env):
+    with osv_server(OsvServer(records=advisories())) as server:
+        configure(project, {"python": env, "osv_url": server.url})
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pyproject.toml:4*high*PYSEC-2018-28*requests 2.19.0 (direct): PYSEC-2018-28 "
+            "(GHSA-x84v, CVE-2018-18074); severity unknown, taken as high*",
+            "*hint: upgrade requests to 2.20.0 or later*",
+        ]
+    )
+    assert result.stdout.str().count("CVE-2018-18074") == 1  # merged by alias
+    # the project's interpreter was audited, not pip-audit's own (which has requests 2.3x)
+    assert sorted(server.queries) == [("idna", "2.7"), ("requests", "2.19.0")]
+
+
+def test_clean_environment_passes_online(project, tmp_path):
+    python = make_env(tmp_path / "venv", {"requests": "2.20.0"})
+    with osv_server(OsvServer(records=advisories())) as server:
+        configure(project, {"python": python, "osv_url": server.url})
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    assert server.queries == [("requests", "2.20.0")]
+
+
+def test_server_errors_fail_closed_naming_the_packages(project, env):
+    with osv_server(OsvServer(records=advisories(), status=500)) as server:
+        configure(project, {"python": env, "osv_url": server.url})
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pip-audit produced no report*none of the 2 dependencies was audited: idna 2.7, "
+            "requests 2.19.0*",
+        ]
+    )
+
+
+def test_unreachable_service_fails_closed(project, env):
+    configure(project, {"python": env, "osv_url": closed_port_url()})
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*none of the 2 dependencies was audited: idna 2.7, requests*"])
+    assert "No known vulnerabilities" not in result.stdout.str()
+
+
+def test_advisories_pip_audit_drops_fail_the_gate(project, env):
+    broken = {"id": "PYSEC-0000-1", "modified": "2026-01-01T00:00:00Z"}  # no `affected`
+
+    class Broken(OsvServer):
+        def answer(self, name, version):
+            return {"vulns": [broken]} if name == "requests" else {}
+
+    with osv_server(Broken()) as server:
+        configure(project, {"python": env, "osv_url": server.url})
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*pip-audit ignored advisories the service returned*"])
+
+
+def test_unpinned_and_non_pep440_versions_are_unaudited_online(project, tmp_path):
+    python = make_env(tmp_path / "venv", {"requests": "2.20.0", "oddball": "1.0-weird.build"})
+    with osv_server(OsvServer(records=advisories())) as server:
+        configure(project, {"python": python, "osv_url": server.url})
+        result = project.pytester.runpytest("--gates-only")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*1 of 2 dependencies could not be audited*oddball*"])
+        configure(project, {"python": python, "osv_url": server.url, "unaudited": "warn"})
+        project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+    assert ("oddball", "1.0-weird.build") not in server.queries
+
+
+def test_pypi_service_without_network_never_passes_a_vulnerable_pin(project):
+    """TOOLS.md's trap: offline, pip-audit's PyPI service skips everything and exits 0.
+
+    Whatever the network here, the gate must not pass requests 2.19.0: with no
+    network it errors naming the unaudited package, with one it finds the CVE.
+    """
+    project.write("requirements.txt", "requests==2.19.0\n")
+    configure(
+        project, {"source": "requirements.txt", "service": "pypi", "timeout": 60}, ["requests"]
+    )
+    result = project.pytester.runpytest("--gates-only")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) == 0
+    if outcomes.get("errors"):
+        assert "requests" in result.stdout.str()
+        assert "could not be audited" in result.stdout.str() or "no report" in result.stdout.str()
+    else:
+        result.stdout.fnmatch_lines(["*PYSEC-2018-28*"])
