@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .config import GATE_COMMON, GLOBAL, ConfigError, build_settings, plugin_modules, read_table
@@ -27,10 +29,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config", help="validate [tool.platformgates] and print the effective configuration"
     )
     config.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
+    _add_verify(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "gates":
             return _gates(args.project)
+        if args.command == "verify":
+            return _verify(args)
         return _config(args.project)
     except ConfigError as exc:
         print(f"platformgates: error: {exc}", file=sys.stderr)
@@ -61,6 +66,71 @@ def _config(project: Path) -> int:
     settings = build_settings(project.resolve(), source, raw, collect_gates(pm, raw))
     print(json.dumps({"digest": settings.digest, "config": settings.effective()}, indent=2))
     return 0
+
+
+def _add_verify(sub: Any) -> None:
+    verify = sub.add_parser(
+        "verify",
+        help="check an evidence bundle: digests, signature, commit, policy, required gates",
+        description="Exit 0 only when the bundle in DIR proves that the commit passed every "
+        "gate the project's policy requires; otherwise print why and exit 1.",
+    )
+    verify.add_argument("directory", type=Path, metavar="DIR", help="the evidence bundle")
+    verify.add_argument(
+        "--key",
+        metavar="PUB",
+        help="Ed25519 public key (PEM file) the bundle must be signed with "
+        "(default: $PLATFORMGATES_VERIFY_KEY)",
+    )
+    verify.add_argument(
+        "--commit", metavar="SHA", help="the commit the bundle must belong to (default: HEAD)"
+    )
+    verify.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
+    verify.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept an unsigned or unpinned bundle in CI (refused there by default)",
+    )
+    verify.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="accept a bundle from a working tree with uncommitted changes",
+    )
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .evidence import dsse
+    from .evidence.verify import VERIFY_KEY_VARIABLE, Expectations, head_commit, in_ci, verify
+
+    project = args.project.resolve()
+    source = project / "pyproject.toml"
+    raw = read_table(source)
+    if raw is None:
+        print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
+        return 2
+    pm = create_plugin_manager(plugin_modules(raw, source), project)
+    settings = build_settings(project, source, raw, collect_gates(pm, raw))
+    key_text = args.key or os.environ.get(VERIFY_KEY_VARIABLE, "")
+    try:
+        key = dsse.load_public_key(key_text) if key_text.strip() else None
+        commit = args.commit or head_commit(project)
+    except (dsse.SigningKeyError, ValueError) as exc:
+        print(f"platformgates: error: {exc}", file=sys.stderr)
+        return 2
+    expect = Expectations(
+        commit=commit,
+        policy_digest=settings.digest,
+        required=tuple(sorted(n for n, g in settings.gates.items() if g.enabled)),
+        key=key,
+        require_signature=in_ci() and not args.allow_unsigned,
+        allow_dirty=args.allow_dirty,
+    )
+    report = verify(args.directory, expect)
+    for line in report.lines():
+        print(line)
+    verdict = "VERIFIED" if report.ok else "NOT VERIFIED"
+    print(f"platformgates verify: {verdict}: {args.directory}")
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,8 @@ import pytest
 from . import __version__
 from .cache import ResultCache
 from .config import ConfigError, Settings, build_settings, plugin_modules, read_table
+from .evidence.session import EVIDENCE_PLUGIN
+from .evidence.session import register as register_evidence
 from .gate import Gate
 from .items import MARKER, GateFailed, GateItem, GatesCollector
 from .manager import collect_gates, create_plugin_manager
@@ -113,10 +115,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(GateSession(config), SESSION_PLUGIN)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), XDIST_PLUGIN)
+    if run_gates and not hasattr(config, "workerinput"):
+        register_evidence(config, pm, settings)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for name in (SESSION_PLUGIN, XDIST_PLUGIN):
+    for name in (SESSION_PLUGIN, XDIST_PLUGIN, EVIDENCE_PLUGIN):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
             config.pluginmanager.unregister(plugin, name)

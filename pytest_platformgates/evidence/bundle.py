@@ -1,0 +1,194 @@
+"""Assembling the bundle and publishing it atomically.
+
+Every file is composed in memory, written into a staging directory beside the
+target, flushed, and only then swapped in by renames: a reader (``verify``) sees
+the previous complete bundle, no bundle, or the new complete bundle, never half
+of one. The statement covers the reports by digest, the envelope covers the
+statement by signature, the manifest covers everything by digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import dsse, html, manifest, metrics, sarif, statement
+from .run import EvidenceRun
+
+JUNIT = "junit.xml"
+SARIF = "findings.sarif"
+STATEMENT = "evidence.json"
+ENVELOPE = "evidence.intoto.jsonl"
+HTML = "report.html"
+METRICS = "metrics.prom"
+MANIFEST = manifest.NAME
+# Files platformgates writes itself; gate-provided artifacts must not take these names.
+RESERVED = frozenset({JUNIT, SARIF, STATEMENT, ENVELOPE, HTML, METRICS, MANIFEST})
+REQUIRED = RESERVED
+ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+STAGING_MARK = ".partial-"
+OLD_MARK = ".old-"
+
+
+class EvidenceError(Exception):
+    """The bundle cannot be written as asked; the message says why and what to do."""
+
+
+def artifacts(run: EvidenceRun) -> dict[str, tuple[str, str]]:
+    """Files the gates handed over, by name: (gate, text). Names are checked, not trusted."""
+    out: dict[str, tuple[str, str]] = {}
+    for record in run.records:
+        for name, text in sorted(record.get("artifacts", {}).items()):
+            if not ARTIFACT_NAME.fullmatch(name) or name in RESERVED:
+                raise EvidenceError(
+                    f"gate {record['gate']!r} handed over an artifact named {name!r}; "
+                    f"names are plain file names other than {', '.join(sorted(RESERVED))}"
+                )
+            if name in out:
+                raise EvidenceError(
+                    f"gates {out[name][0]!r} and {record['gate']!r} both provide {name!r}"
+                )
+            out[name] = (record["gate"], str(text))
+    return out
+
+
+def compose(run: EvidenceRun, junit: bytes | None, signer: dsse.Signer | None) -> dict[str, bytes]:
+    """Every file of the bundle, by name."""
+    provided = artifacts(run)
+    files: dict[str, bytes] = {}
+    if junit is not None:
+        files[JUNIT] = junit
+    for name, (_gate, text) in provided.items():
+        files[name] = text.encode("utf-8", "surrogateescape")
+    files[SARIF] = sarif.render(run)
+    files[METRICS] = metrics.render(run)
+    files[HTML] = html.render(run, {name: text for name, (_gate, text) in provided.items()})
+    signature: dict[str, Any]
+    if signer is None:
+        signature = {
+            "signed": False,
+            "reason": f"no signing key: {dsse.KEY_VARIABLE} is not set",
+        }
+    else:
+        signature = {
+            "signed": True,
+            "algorithm": "ed25519",
+            "keyid": signer.keyid,
+            "public_key": signer.public_key_b64,
+        }
+    digests = {name: (gate, statement.sha256(files[name])) for name, (gate, _t) in provided.items()}
+    files[STATEMENT] = statement.render(run, dict(files), digests, signature)
+    files[ENVELOPE] = dsse.envelope(files[STATEMENT], signer)
+    files[MANIFEST] = manifest.render(files)
+    return files
+
+
+def staging_dir(target: Path) -> Path:
+    """Where this process builds its bundle: beside the target, so the rename is atomic."""
+    return target.parent / f".{target.name}{STAGING_MARK}{os.getpid()}"
+
+
+def check_target(target: Path, root: Path) -> None:
+    """Refuse a target we must not replace: the project itself or a directory of other files."""
+    resolved = target.resolve()
+    if resolved == root.resolve() or resolved in root.resolve().parents:
+        raise EvidenceError(
+            f"evidence_dir {target} is the project root or above it; "
+            "give it a directory of its own, e.g. evidence_dir = 'gate-evidence'"
+        )
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise EvidenceError(f"evidence_dir {target} exists and is not a directory")
+    if target.is_dir():
+        names = {p.name for p in target.iterdir()}
+        known = set(RESERVED)
+        with contextlib.suppress(OSError, ValueError):
+            known |= set(manifest.parse((target / MANIFEST).read_bytes()))
+        strangers = sorted(
+            n
+            for n in names
+            if n not in known or (target / n).is_symlink() or not (target / n).is_file()
+        )
+        if strangers:
+            raise EvidenceError(
+                f"evidence_dir {target} holds files that are not evidence "
+                f"({', '.join(strangers[:5])}); refusing to replace it. "
+                "Point evidence_dir at a directory of its own."
+            )
+
+
+def write(target: Path, root: Path, files: Mapping[str, bytes]) -> None:
+    """Publish ``files`` as the directory ``target``, replacing a previous bundle atomically."""
+    check_target(target, root)
+    staging = staging_dir(target)
+    staging.mkdir(parents=True, exist_ok=True)
+    for stray in staging.iterdir():
+        if stray.name not in files:
+            _remove(stray)
+    for name, data in files.items():
+        path = staging / name
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    _fsync_dir(staging)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+        os.rename(target, old)
+    os.rename(staging, target)
+    _fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def discard_staging(target: Path) -> None:
+    staging = staging_dir(target)
+    if staging.exists():
+        _remove(staging)
+
+
+def sweep(target: Path) -> None:
+    """Remove staging and replaced directories left by runs that were killed."""
+    if not target.parent.is_dir():
+        return
+    for mark in (STAGING_MARK, OLD_MARK):
+        for path in target.parent.glob(f".{target.name}{mark}*"):
+            pid = path.name[len(f".{target.name}{mark}") :].split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                _remove(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,177 @@
+"""``evidence.intoto.jsonl``: the statement in a DSSE envelope, signed with Ed25519.
+
+DSSE signs ``PAE(payloadType, payload)`` (the pre-authentication encoding), so the
+signature binds the type as well as the bytes. The private key comes from the
+environment (``PLATFORMGATES_SIGNING_KEY``: PEM text, or the path of a PEM file),
+never from configuration that is committed. Without a key the envelope carries no
+signature and the statement says so; ``platformgates verify`` refuses such a bundle
+in CI. A key that is set but unusable is an error, never a silent unsigned bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+KEY_VARIABLE = "PLATFORMGATES_SIGNING_KEY"
+
+
+class SigningKeyError(Exception):
+    """A signing or verification key that is set but cannot be used."""
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what is actually signed."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """sha256 of the raw 32-byte public key, hex: names the key without revealing anything."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Signer:
+    private: Ed25519PrivateKey
+    source: str
+
+    @property
+    def keyid(self) -> str:
+        return key_id(self.private.public_key())
+
+    @property
+    def public_key_b64(self) -> str:
+        raw = self.private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return base64.b64encode(raw).decode()
+
+    def sign(self, payload: bytes) -> bytes:
+        return self.private.sign(pae(PAYLOAD_TYPE, payload))
+
+
+def _pem(value: str, what: str) -> tuple[bytes, str]:
+    value = value.strip()
+    if value.startswith("-----BEGIN"):
+        return value.encode("ascii", "replace"), f"{what} (PEM text)"
+    path = Path(os.path.expanduser(value))
+    try:
+        return path.read_bytes(), f"{what} ({path})"
+    except OSError as exc:
+        raise SigningKeyError(f"{what}: cannot read the key file {path}: {exc.strerror}") from None
+
+
+def signer_from_environment(environ: Mapping[str, str] | None = None) -> Signer | None:
+    """The signing key named by the environment; None when no key is configured."""
+    env = os.environ if environ is None else environ
+    value = env.get(KEY_VARIABLE, "")
+    if not value.strip():
+        return None
+    data, source = _pem(value, KEY_VARIABLE)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise SigningKeyError(
+            f"{source}: the key is encrypted; give an unencrypted Ed25519 key "
+            "(keep it in the CI secret store, not on disk)"
+        ) from None
+    except (ValueError, serialization.UnsupportedAlgorithm) as exc:
+        raise SigningKeyError(f"{source}: not a PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{source}: the key is {type(key).__name__}, not Ed25519")
+    return Signer(key, source)
+
+
+def load_public_key(value: str) -> Ed25519PublicKey:
+    """A public key from PEM text or a PEM file (a private key's public half is accepted)."""
+    data, source = _pem(value, "verification key")
+    try:
+        key: Any = serialization.load_pem_public_key(data)
+    except (ValueError, serialization.UnsupportedAlgorithm):
+        try:
+            key = serialization.load_pem_private_key(data, password=None).public_key()
+        except (TypeError, ValueError, serialization.UnsupportedAlgorithm) as exc:
+            raise SigningKeyError(f"{source}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{source}: the key is {type(key).__name__}, not Ed25519")
+    return key
+
+
+def public_key_from_b64(value: str) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(value, validate=True))
+    except ValueError as exc:
+        raise SigningKeyError(f"not a raw Ed25519 public key: {exc}") from None
+
+
+def envelope(payload: bytes, signer: Signer | None) -> bytes:
+    """One JSON line: the DSSE envelope of ``payload``, signed when there is a key."""
+    signatures = []
+    if signer is not None:
+        signatures.append(
+            {"keyid": signer.keyid, "sig": base64.b64encode(signer.sign(payload)).decode()}
+        )
+    doc = {
+        "payload": base64.b64encode(payload).decode(),
+        "payloadType": PAYLOAD_TYPE,
+        "signatures": signatures,
+    }
+    return canonical(doc) + b"\n"
+
+
+def canonical(doc: Any) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def read_envelope(data: bytes) -> dict[str, Any]:
+    """Parse an envelope file, insisting on the exact bytes we write (no silent edits)."""
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) != {"payload", "payloadType", "signatures"}:
+        raise ValueError("not a DSSE envelope (payload, payloadType, signatures)")
+    if canonical(doc) + b"\n" != data:
+        raise ValueError("not in the canonical form platformgates writes: the file was edited")
+    if doc["payloadType"] != PAYLOAD_TYPE:
+        raise ValueError(f"payloadType is {doc['payloadType']!r}, not {PAYLOAD_TYPE!r}")
+    return doc
+
+
+def payload(doc: Mapping[str, Any]) -> bytes:
+    try:
+        return base64.b64decode(doc["payload"], validate=True)
+    except ValueError as exc:
+        raise ValueError(f"payload is not base64: {exc}") from None
+
+
+def check_signature(doc: Mapping[str, Any], public: Ed25519PublicKey) -> str:
+    """Return the key id whose signature verifies; raise ValueError otherwise."""
+    wanted = key_id(public)
+    body = pae(PAYLOAD_TYPE, payload(doc))
+    signatures = doc["signatures"]
+    if not signatures:
+        raise ValueError("the envelope is not signed")
+    for entry in signatures:
+        if not isinstance(entry, dict) or entry.get("keyid") != wanted:
+            continue
+        try:
+            public.verify(base64.b64decode(entry.get("sig", ""), validate=True), body)
+        except (InvalidSignature, ValueError):
+            raise ValueError(f"the signature by key {wanted[:16]} does not verify") from None
+        return wanted
+    ids = ", ".join(str(e.get("keyid", "?"))[:16] for e in signatures if isinstance(e, dict))
+    raise ValueError(f"no signature by key {wanted[:16]} (signed by: {ids or 'nobody'})")

@@ -1,0 +1,153 @@
+"""``findings.sarif``: SARIF 2.1.0, one run per gate, for code scanning tools.
+
+Shaped for what GitHub code scanning reads: a rule per rule id with descriptions
+and help, results with a level, a message and a repo-relative location, a
+``partialFingerprints`` entry that survives moved lines (our line-free
+fingerprint), and ``suppressions`` for waived findings. A gate that could not judge
+says so in its run's invocation (``executionSuccessful: false``) rather than
+appearing clean. No snippet or source text is ever included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .. import __version__
+from .run import EvidenceRun, finding_id
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+FINGERPRINT_KEY = "platformgates/v1"
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+# GitHub ranks security results by this property (CVSS-like, 0.0-10.0).
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
+INFORMATION_URI = "https://pypi.org/project/pytest-platformgates/"
+
+
+def render(run: EvidenceRun) -> bytes:
+    root = run.settings.root
+    try:
+        config_uri = run.settings.source.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        config_uri = "pyproject.toml"
+    log = {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [_run(record, config_uri) for record in run.records],
+    }
+    return (json.dumps(log, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _run(record: Mapping[str, Any], config_uri: str) -> dict[str, Any]:
+    gate = record["gate"]
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for finding in record["findings"]:
+        rule_id = finding["rule"]
+        if rule_id not in rules:
+            rules[rule_id] = _rule(gate, finding)
+        results.append(_result(finding, list(rules).index(rule_id), config_uri))
+    driver: dict[str, Any] = {
+        "name": f"platformgates-{gate}",
+        "version": __version__,
+        "semanticVersion": __version__,
+        "informationUri": INFORMATION_URI,
+        "rules": list(rules.values()),
+    }
+    out: dict[str, Any] = {
+        "tool": {
+            "driver": driver,
+            "extensions": [
+                {"name": tool, "version": str(version)}
+                for tool, version in sorted(record["tool_versions"].items())
+            ],
+        },
+        "automationDetails": {"id": f"platformgates/{gate}/"},
+        "columnKind": "unicodeCodePoints",
+        "invocations": [_invocation(record)],
+        "results": results,
+        "properties": {
+            "verdict": record["verdict"],
+            "fail_on": record["fail_on"],
+            "figures": dict(record["figures"]),
+        },
+    }
+    if not out["tool"]["extensions"]:
+        del out["tool"]["extensions"]
+    return out
+
+
+def _rule(gate: str, finding: Mapping[str, Any]) -> dict[str, Any]:
+    rule_id = finding["rule"]
+    help_text = finding.get("hint") or f"See the {gate} gate's documentation for {rule_id}."
+    rule: dict[str, Any] = {
+        "id": rule_id,
+        "name": rule_id,
+        "shortDescription": {"text": f"{gate}: {rule_id}"},
+        "fullDescription": {"text": finding["message"]},
+        "help": {"text": help_text},
+        "defaultConfiguration": {"level": LEVELS[finding["severity"]]},
+        "properties": {
+            "security-severity": SECURITY_SEVERITY[finding["severity"]],
+            "tags": [gate],
+        },
+    }
+    if finding.get("url"):
+        rule["helpUri"] = finding["url"]
+    return rule
+
+
+def _result(finding: Mapping[str, Any], rule_index: int, config_uri: str) -> dict[str, Any]:
+    # Project-level findings (no file) point at the configuration that asked for the gate:
+    # code scanning drops results without a location.
+    uri = finding["path"] or config_uri
+    region: dict[str, Any] = {"startLine": max(int(finding["line"]), 1)}
+    if int(finding.get("column", 0)) > 0:
+        region["startColumn"] = int(finding["column"])
+    text = finding["message"]
+    if finding.get("hint"):
+        text = f"{text} (hint: {finding['hint']})"
+    result: dict[str, Any] = {
+        "ruleId": finding["rule"],
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding["severity"]],
+        "message": {"text": text},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                    "region": region,
+                }
+            }
+        ],
+        "partialFingerprints": {FINGERPRINT_KEY: finding_id(finding)},
+        "properties": {"severity": finding["severity"]},
+    }
+    waiver = finding.get("waiver")
+    if waiver:
+        justification = str(waiver.get("reason", ""))
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": justification,
+                "properties": {
+                    k: str(waiver[k])
+                    for k in ("id", "owner", "approved_by", "expires")
+                    if waiver.get(k) not in (None, "")
+                },
+            }
+        ]
+    return result
+
+
+def _invocation(record: Mapping[str, Any]) -> dict[str, Any]:
+    notifications = [
+        {"level": "error", "message": {"text": problem}} for problem in record["problems"]
+    ]
+    notifications += [{"level": "note", "message": {"text": note}} for note in record["notes"]]
+    invocation: dict[str, Any] = {"executionSuccessful": record["verdict"] != "error"}
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return invocation

@@ -1,0 +1,170 @@
+"""The evidence writer of one gated session: a pytest plugin and a platformgates plugin.
+
+Registered by the core, only in the process that owns a session that runs the
+gates (the xdist controller, never a worker), so the bundle is written once with
+every gate's result. It receives the results through the platformgates hooks like
+any third-party writer would, and writes the bundle after pytest's junitxml has
+written its file (``trylast``), so that ``junit.xml`` is part of what is signed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+
+from ..config import Settings
+from ..hookspecs import hookimpl
+from ..model import GateResult
+from . import junit
+
+EVIDENCE_PLUGIN = "platformgates-evidence"
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def register(config: pytest.Config, pm: pluggy.PluginManager, settings: Settings) -> None:
+    """Start collecting evidence for this session (the owner of a gated session only)."""
+    if config.option.collectonly:
+        return
+    session = EvidenceSession(config, settings)
+    config.pluginmanager.register(session, EVIDENCE_PLUGIN)
+    pm.register(session, EVIDENCE_PLUGIN)
+
+
+def unregister(config: pytest.Config) -> None:
+    plugin = config.pluginmanager.get_plugin(EVIDENCE_PLUGIN)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin, EVIDENCE_PLUGIN)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def redact(arg: str) -> str:
+    """Command-line arguments go into evidence; credentials inside URLs must not."""
+    return _URL_CREDENTIALS.sub("***@", arg)
+
+
+class EvidenceSession:
+    """Collects what the bundle needs during the session and publishes it at the end."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        from . import bundle, dsse
+
+        self.config = config
+        self.settings = settings
+        self.target: Path = settings.evidence_dir
+        self.results: list[GateResult] = []
+        self.started = _now()
+        self.git: Any = None
+        self.outcome = ""
+        try:
+            self.signer = dsse.signer_from_environment()
+            bundle.check_target(self.target, settings.root)
+        except (dsse.SigningKeyError, bundle.EvidenceError) as exc:
+            raise pytest.UsageError(f"platformgates evidence: {exc}") from None
+        self.staging = bundle.staging_dir(self.target)
+        self.own_junit = junit.ensure_xml(config, str(self.staging / bundle.JUNIT))
+
+    # -- platformgates hooks: how results reach the writer --------------------------
+
+    @hookimpl
+    def platformgates_gate_finished(self, result: GateResult) -> None:
+        junit.add_gate_properties(self.config, result)
+
+    @hookimpl
+    def platformgates_session_finished(self, results: Sequence[GateResult]) -> None:
+        self.results = list(results)
+
+    # -- pytest hooks --------------------------------------------------------------
+
+    def pytest_sessionstart(self) -> None:
+        from . import bundle, provenance
+
+        self.started = _now()
+        bundle.sweep(self.target)
+        # The tree as it was tested; our own output does not make it dirty.
+        self.git = provenance.git_state(self.settings.root, ignore=(self.target, self.staging))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from . import bundle
+
+        try:
+            self.outcome = self._publish(int(session.exitstatus))
+        except (bundle.EvidenceError, OSError, ValueError) as exc:
+            bundle.discard_staging(self.target)
+            self.outcome = f"evidence NOT written to {self.target}: {exc}"
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.outcome:
+            terminalreporter.write_sep("-", "platformgates evidence")
+            terminalreporter.write_line(self.outcome)
+
+    # -- the bundle ------------------------------------------------------------------
+
+    def _junit(self, notes: list[str]) -> bytes | None:
+        from . import bundle
+
+        if self.own_junit:
+            path = self.staging / bundle.JUNIT
+        elif (chosen := junit.user_path(self.config)) is not None:
+            path = Path(chosen)
+        else:
+            notes.append("no JUnit XML: pytest's junitxml plugin is disabled (-p no:junitxml)")
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            notes.append(f"no JUnit XML: {path} could not be read ({exc.strerror})")
+            return None
+
+    def _publish(self, exit_status: int) -> str:
+        from . import bundle, provenance
+        from .run import EvidenceRun
+
+        notes: list[str] = []
+        junit_xml = self._junit(notes)
+        tests: dict[str, int] = {}
+        if junit_xml is not None:
+            try:
+                tests = junit.summary(junit_xml)
+            except (ValueError, SyntaxError) as exc:
+                notes.append(f"junit.xml could not be read back: {exc}")
+        git = self.git or provenance.git_state(self.settings.root, ignore=(self.target,))
+        if git.problem:
+            notes.append(git.problem)
+        facts = provenance.RunFacts(
+            git=git,
+            identity=provenance.ci_identity(),
+            software=provenance.software(),
+            started=self.started,
+            finished=_now(),
+            exit_status=exit_status,
+            invocation=tuple(redact(a) for a in self.config.invocation_params.args),
+            tests=tests,
+            notes=tuple(notes),
+        )
+        run = EvidenceRun.build(self.results, self.settings, facts)
+        files = bundle.compose(run, junit_xml, self.signer)
+        bundle.write(self.target, self.settings.root, files)
+        if self.own_junit:
+            junit.relocate(self.config, str(self.target / bundle.JUNIT))
+        try:
+            shown = self.target.relative_to(self.config.invocation_params.dir)
+        except ValueError:
+            shown = self.target
+        signed = (
+            f"signed, key {self.signer.keyid[:16]}"
+            if self.signer
+            else "UNSIGNED (set PLATFORMGATES_SIGNING_KEY to sign)"
+        )
+        return f"{run.verdict.upper()}: {len(files)} files in {shown}/ ({signed})"
