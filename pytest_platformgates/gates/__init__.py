@@ -7,4 +7,5 @@ BUILTIN: tuple[str, ...] = (
     "pytest_platformgates.gates.sast",
     "pytest_platformgates.gates.pinning",
     "pytest_platformgates.gates.licenses",
+    "pytest_platformgates.gates.sbom",
 )

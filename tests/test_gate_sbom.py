@@ -1,0 +1,193 @@
+"""The sbom gate: a real CycloneDX 1.6 SBOM of a real interpreter, validated, kept as evidence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+from installed_support import add_dist, dist, fake_env, run_gate
+
+from conftest import gates_toml
+from pytest_platformgates.gate import GateError
+
+MIT = "License :: OSI Approved :: MIT License"
+BSD = "License :: OSI Approved :: BSD License"
+
+DISTS = [
+    dist(
+        "Foo_Bar",
+        "1.0",
+        License_Expression="MIT OR Apache-2.0",
+        Requires_Dist=["baz>=1", 'qux; extra == "x"', "absent>=1"],
+    ),
+    dist("baz", "2.0.post1", License="Apache 2.0", Classifier=[MIT], Requires_Dist=["qux[y]"]),
+    dist("qux", "3", Classifier=[BSD], Requires_Dist=['baz; extra == "y"']),
+    dist("tool", "9.9", License="BSD-3-Clause"),
+]
+
+
+def write_project(project, python, **options):
+    table = {"python": python, **options} if python else options
+    project.write(
+        "pyproject.toml",
+        '[project]\nname = "demo"\nversion = "0.1.0"\ndependencies = ["foo-bar"]\n\n'
+        + gates_toml({"sbom": table}),
+    )
+
+
+def sbom_of(project) -> dict:
+    return json.loads((project.path / "gate-evidence" / "sbom.cdx.json").read_text())
+
+
+def junit_figures(path: Path) -> dict[str, str]:
+    props = ET.parse(path).getroot().iter("property")
+    return {p.get("name"): p.get("value") for p in props if p.get("name", "").startswith("gate.")}
+
+
+def test_a_valid_sbom_of_the_environment_lands_in_the_evidence(project, tmp_path):
+    python, _ = fake_env(tmp_path / "venv", DISTS)
+    write_project(project, python)
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    text = (project.path / "gate-evidence" / "sbom.cdx.json").read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    bom = json.loads(text)
+    assert bom["specVersion"] == "1.6"
+    root = bom["metadata"]["component"]
+    assert (root["name"], root["version"], root["purl"]) == ("demo", "0.1.0", "pkg:pypi/demo@0.1.0")
+    components = {c["name"]: c for c in bom["components"]}
+    assert sorted(components) == ["Foo_Bar", "baz", "qux", "tool"]
+    assert components["Foo_Bar"]["purl"] == "pkg:pypi/foo-bar@1.0"
+    assert components["Foo_Bar"]["licenses"] == [
+        {"expression": "MIT OR Apache-2.0", "acknowledgement": "declared"}
+    ]
+    assert components["baz"]["licenses"] == [
+        {"license": {"id": "MIT", "acknowledgement": "declared"}}
+    ]
+    assert components["qux"]["licenses"] == [
+        {"license": {"name": BSD, "acknowledgement": "declared"}}
+    ]
+    graph = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
+    assert graph["root-component"] == ["Foo_Bar==1.0"]
+    # qux is only asked for with extra "x", which nobody requests; qux[y] asks baz back.
+    assert graph["Foo_Bar==1.0"] == ["baz==2.0.post1"]
+    assert graph["baz==2.0.post1"] == ["qux==3"]
+    assert graph["qux==3"] == ["baz==2.0.post1"]
+    assert graph["tool==9.9"] == []
+
+
+def cyclonedx_py() -> str:
+    found = shutil.which("cyclonedx-py", path=str(Path(sys.executable).parent))
+    assert found, "cyclonedx-bom (the cyclonedx-py CLI) is a dependency of this project"
+    return found
+
+
+def test_same_components_as_cyclonedx_py_environment(project, tmp_path):
+    python, _ = fake_env(tmp_path / "venv", DISTS)
+    write_project(project, python)
+    ours = json.loads(run_gate(project.path, "sbom").artifacts["sbom.cdx.json"])
+    proc = subprocess.run(
+        [cyclonedx_py(), "environment", python, "--sv", "1.6", "--of", "JSON"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    theirs = json.loads(proc.stdout)
+
+    def described(bom):
+        return {
+            (c["name"], c["version"], c["purl"], c["bom-ref"], json.dumps(c.get("licenses")))
+            for c in bom["components"]
+        }
+
+    assert described(ours) == described(theirs)
+    assert len(ours["components"]) == 4
+
+
+def test_only_the_named_interpreter_is_listed(project, tmp_path):
+    python, _ = fake_env(tmp_path / "venv", DISTS)
+    write_project(project, python)
+    names = {
+        c["name"]
+        for c in json.loads(run_gate(project.path, "sbom").artifacts["sbom.cdx.json"])["components"]
+    }
+    assert names == {"Foo_Bar", "baz", "qux", "tool"}  # not pytest, pluggy, ... of this venv
+    write_project(project, None)  # default: the interpreter running pytest
+    bom = json.loads(run_gate(project.path, "sbom").artifacts["sbom.cdx.json"])
+    names = {canonical["name"].lower() for canonical in bom["components"]}
+    assert {"pytest", "pluggy", "cyclonedx-python-lib"} <= names
+    assert "foo_bar" not in names
+
+
+def test_required_fields_are_findings(project, tmp_path):
+    python, _ = fake_env(tmp_path / "venv", [*DISTS, dist("bare", "1.0")])
+    write_project(project, python, require=["version", "purl", "license"])
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*<project>*high*sbom-missing-license*bare 1.0: the SBOM has no license*"]
+    )
+    assert "Foo_Bar" not in result.stdout.str().split("summary")[0]
+
+
+def test_a_warm_run_reuses_the_validated_sbom_until_the_environment_changes(project, tmp_path):
+    python, site = fake_env(tmp_path / "venv", DISTS)
+    write_project(project, python)
+    first_junit = tmp_path / "first.xml"
+    project.pytester.runpytest("--gates-only", f"--junitxml={first_junit}").assert_outcomes(
+        passed=1
+    )
+    first = sbom_of(project)
+    warm_junit = tmp_path / "warm.xml"
+    project.pytester.runpytest("--gates-only", f"--junitxml={warm_junit}").assert_outcomes(passed=1)
+    warm = sbom_of(project)
+    assert junit_figures(first_junit)["gate.figure.cached"] == "0"
+    assert junit_figures(warm_junit)["gate.figure.cached"] == "1"
+    assert warm["serialNumber"] != first["serialNumber"]
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(warm)) is None
+    assert warm["components"] == first["components"]
+
+    add_dist(site, dist("late", "1.0", License_Expression="MIT"))
+    project.pytester.runpytest("--gates-only", f"--junitxml={warm_junit}").assert_outcomes(passed=1)
+    assert junit_figures(warm_junit)["gate.figure.cached"] == "0"
+    assert "late" in {c["name"] for c in sbom_of(project)["components"]}
+
+
+def test_a_corrupt_cache_is_discarded_not_trusted(project, tmp_path):
+    python, _ = fake_env(tmp_path / "venv", DISTS)
+    write_project(project, python)
+    project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+    (cached,) = project.path.glob(".pytest_cache/**/sbom-document.json")
+    doc = json.loads(cached.read_text())
+    doc["sbom"] = doc["sbom"].replace('"Foo_Bar"', '"Evil"')
+    cached.write_text(json.dumps(doc))
+    result = project.pytester.runpytest("--gates-only", "-rA")
+    result.assert_outcomes(passed=1)
+    assert "Evil" not in json.dumps(sbom_of(project))
+    assert "Foo_Bar" in json.dumps(sbom_of(project))
+
+
+def test_an_sbom_that_fails_schema_validation_errors_the_gate(project, tmp_path):
+    # CycloneDX caps versions at 1024 characters: corrupt metadata makes an invalid SBOM.
+    python, _ = fake_env(tmp_path / "venv", [dist("huge", "1." + "0" * 1100)])
+    write_project(project, python)
+    with pytest.raises(GateError, match=r"not valid CycloneDX 1\.6"):
+        run_gate(project.path, "sbom")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    assert not (project.path / "gate-evidence" / "sbom.cdx.json").exists()
+
+
+def test_no_distributions_is_an_error_not_an_empty_sbom(project, tmp_path):
+    python, _ = fake_env(tmp_path / "venv", [])
+    write_project(project, python)
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no installed distributions found*"])
