@@ -199,18 +199,33 @@ def exact_pin(req: Requirement) -> str | None:
 
 
 # Run by the project's interpreter: only the standard library is available there.
+# Only the metadata headers are read (the email parser behind `dist.metadata` spends
+# most of its time on long descriptions we do not need).
 _LIST_SCRIPT = r"""
 import json, sys
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]
 from importlib import metadata
 out = []
 for dist in metadata.distributions():
-    meta = dist.metadata
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    headers = {"name": None, "version": None, "requires-dist": []}
+    key = None
+    for line in text.splitlines():
+        if not line:  # the blank line ends the headers; whitespace-only lines continue one
+            break
+        if line[:1] in " \t" and key:
+            continue
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "requires-dist":
+            headers[key].append(value.strip())
+        elif key in ("name", "version") and headers[key] is None:
+            headers[key] = value.strip()
     direct_url = dist.read_text("direct_url.json") or ""
     out.append({
-        "name": meta["Name"] if meta is not None else None,
-        "version": dist.version if meta is not None else None,
-        "requires": dist.requires or [],
+        "name": headers["name"],
+        "version": headers["version"],
+        "requires": headers["requires-dist"],
         "where": str(getattr(dist, "_path", "")),
         "editable": '"editable": true' in direct_url.replace("'", '"'),
     })
