@@ -67,7 +67,8 @@ def test_requests_2_19_in_the_project_interpreter_fails_with_pysec_2018_28(
         [
             "*pyproject.toml:4*high*PYSEC-2018-28*requests 2.19.0 (direct): PYSEC-2018-28 "
             "(GHSA-x84v-xcm2-53pg, CVE-2018-18074); severity unknown, taken as high*",
-            "*hint: upgrade requests to 2.20.0 or later*",
+            "*hint: upgrade requests to 2.31.0 or later, the first version no known advisory "
+            "affects (this one is fixed in 2.20.0)",
         ]
     )
     assert "urllib3 1.24.3 (transitive, via requests)" in out

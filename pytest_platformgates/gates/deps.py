@@ -44,6 +44,15 @@ PIP_AUDIT_DROPPED = ("is missing 'affected' list", "Unsupported OSV schema versi
 
 
 @dataclass(frozen=True)
+class Hit:
+    """A vulnerability of one dependency, and the upgrade that clears every known one."""
+
+    dependency: dependencies.Dependency
+    vulnerability: osv.Vulnerability
+    clear: str | None = None  # lowest fixed version no known advisory affects (offline)
+
+
+@dataclass(frozen=True)
 class Unaudited:
     """A dependency the gate could not check, and why."""
 
@@ -232,7 +241,7 @@ class DepsGate(Gate):
         problems: list[str],
         notes: list[str],
         figures: dict[str, int | float | str],
-    ) -> tuple[list[tuple[dependencies.Dependency, osv.Vulnerability]], list[Unaudited]]:
+    ) -> tuple[list[Hit], list[Unaudited]]:
         settings = ctx.settings
         cache_dir = ctx.cache.directory if ctx.cache is not None else None
         try:
@@ -273,18 +282,17 @@ class DepsGate(Gate):
             except InvalidVersion:
                 unaudited.append(Unaudited(dep, "not a PEP 440 version"))
                 continue
-            for vuln in osv.merge(matches):
-                fixes = [f for f in vuln.fixed if not db.affected_by_any(dep.name, f)]
-                found.append((dep, replace(vuln, fixed=tuple(fixes) or vuln.fixed)))
+            vulns = osv.merge(matches)
+            candidates = sorted({f for v in vulns for f in v.fixed}, key=osv.version_order)
+            clear = next((c for c in candidates if not db.affected_by_any(dep.name, c)), None)
+            found += [Hit(dep, v, clear) for v in vulns]
         return found, unaudited
 
     # -- online ---------------------------------------------------------------------------
 
     def _online(
         self, deps: Sequence[dependencies.Dependency], ctx: GateContext, problems: list[str]
-    ) -> tuple[
-        list[tuple[dependencies.Dependency, osv.Vulnerability]], list[Unaudited], dict[str, str]
-    ]:
+    ) -> tuple[list[Hit], list[Unaudited], dict[str, str]]:
         settings = ctx.settings
         if not deps:
             return [], [], {}
@@ -361,7 +369,7 @@ class DepsGate(Gate):
                 continue
             vulns = [_vulnerability(v) for v in entry.get("vulns") or []]
             merged = osv.combine(vulns)
-            found += [(d, v) for d in targets for v in merged]
+            found += [Hit(d, v) for d in targets for v in merged]
         missing = [(n, v) for n, v in pinned if (n, v) not in seen]
         for n, v in missing:
             unaudited += [Unaudited(d, "absent from pip-audit's report") for d in by_key[(n, v)]]
@@ -369,16 +377,18 @@ class DepsGate(Gate):
 
     # -- findings -------------------------------------------------------------------------
 
-    def _findings(
-        self, found: Sequence[tuple[dependencies.Dependency, osv.Vulnerability]], ctx: GateContext
-    ) -> list[Finding]:
+    def _findings(self, found: Sequence[Hit], ctx: GateContext) -> list[Finding]:
         settings = ctx.settings
         fail_on = settings.fail_on
         direct_on = Severity.parse(settings["fail_on_direct"] or settings["fail_on"])
         unknown = Severity.parse(settings["unknown_severity"])
         findings = []
         occurrences: dict[tuple[str, str], int] = {}
-        for dep, vuln in sorted(found, key=lambda f: (f[0].key, f[0].version or "", f[1].id)):
+        order = sorted(
+            found, key=lambda h: (h.dependency.key, h.dependency.version or "", h.vulnerability.id)
+        )
+        for hit in order:
+            dep, vuln = hit.dependency, hit.vulnerability
             if vuln.severity:
                 advisory_severity = Severity.parse(vuln.severity)
                 told = f"severity {advisory_severity} ({vuln.severity_basis})"
@@ -400,7 +410,12 @@ class DepsGate(Gate):
             message = f"{dep.name} {dep.version} ({kind}): {vuln.id}{also}; {told}"
             if summary:
                 message += f". {summary}"
-            if vuln.fixed:
+            if hit.clear and hit.clear not in vuln.fixed[:1]:
+                hint = (
+                    f"upgrade {dep.name} to {hit.clear} or later, the first version no known "
+                    f"advisory affects (this one is fixed in {', '.join(vuln.fixed)})"
+                )
+            elif vuln.fixed:
                 fixes = ", ".join(vuln.fixed)
                 hint = f"upgrade {dep.name} to {vuln.fixed[0]} or later (fixed in {fixes})"
             else:
