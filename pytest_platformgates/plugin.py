@@ -33,6 +33,9 @@ RUN_GATES_KEY = "platformgates_run_gates"
 SESSION_PLUGIN = "platformgates-session"
 XDIST_PLUGIN = "platformgates-xdist"
 
+# Loaded with this plugin, before conftests import the project: coverage must start there.
+pytest_plugins = ["pytest_platformgates.measurement"]
+
 
 @dataclass
 class State:

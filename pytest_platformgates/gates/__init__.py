@@ -3,6 +3,7 @@
 # One line per gate module, in no particular order: the core sorts gates by name.
 BUILTIN: tuple[str, ...] = (
     "pytest_platformgates.gates.lint",
+    "pytest_platformgates.gates.coverage",
     "pytest_platformgates.gates.deps",
     "pytest_platformgates.gates.sast",
     "pytest_platformgates.gates.pinning",

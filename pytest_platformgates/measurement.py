@@ -1,0 +1,497 @@
+"""Measuring the test session for the coverage gate, and knowing whether it ran whole.
+
+Coverage is measured where the tests run and judged where all of it is known, which
+no other gate needs, so this module hooks into pytest itself:
+
+- Measurement starts in ``pytest_load_initial_conftests``, before conftests import the
+  project, so that import-time lines count. A module registered at configure time
+  would be too late; this one is loaded with the core plugin (its ``pytest_plugins``)
+  and stays inert unless the project enables the coverage gate.
+- When pytest-cov or ``coverage run`` already measures the process, their
+  measurement is used: a second tracer would take over theirs.
+- Measurement stops when the first gate item starts: the gates' own work is not
+  the tests' coverage. Tests are moved ahead of every gate item for that.
+- The run is *partial* when tests were deselected, only some were named, some failed
+  to collect, or some never ran; the gate does not judge a partial run as if whole.
+- Under pytest-xdist each worker measures its share and sends the data with its
+  results; the coverage item is taken out of the workers' collection and run by the
+  controller once every worker has finished, on the combined data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pytest
+from coverage import Coverage, CoverageData
+from coverage.exceptions import CoverageException
+
+from .config import ConfigError, read_table
+from .items import NODE_PREFIX, GateItem, GatesCollector
+from .plugin import find_pyproject, state_key
+
+GATE = "coverage"
+WORKER_OUTPUT = "platformgates_coverage"
+SESSION_PLUGIN = "platformgates-coverage-session"
+LISTED = 5
+
+#: Coverage options that decide which files were measured and how they are reported.
+OPTIONS = (
+    "run:branch",
+    "run:source",
+    "run:source_pkgs",
+    "run:source_dirs",
+    "run:include",
+    "run:omit",
+    "report:include",
+    "report:omit",
+    "report:precision",
+    "report:fail_under",
+)
+
+# Marks a Coverage this module started, so that a nested in-process session (pytester)
+# starts its own instead of adopting an outer session's measurement.
+_OURS = "_platformgates_measurement"
+
+
+@dataclass(frozen=True)
+class SessionCoverage:
+    """What the coverage gate judges: the data, how it was measured, how whole the run was.
+
+    ``problems`` mean the data cannot be trusted at all (the gate errors); ``partial``
+    lists why the run was not the whole suite (the gate does not judge it as if it were).
+    """
+
+    data: CoverageData | None
+    options: Mapping[str, Any]
+    origin: str
+    partial: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    update_ratchet: bool = False
+    processes: int = 1
+
+
+class Measurement:
+    """This process's measurement: the Coverage instance, where it came from, what went wrong."""
+
+    def __init__(self, root: Path, origin: str) -> None:
+        self.root = root
+        self.origin = origin
+        self.cov: Coverage | None = None
+        self.own = False
+        self.problems: list[str] = []
+
+    @classmethod
+    def begin(cls, early_config: pytest.Config) -> Measurement | None:
+        """Start measuring now, unless the coverage gate is off or someone else measures."""
+        ns = early_config.known_args_namespace
+        if any(getattr(ns, flag, False) for flag in ("no_gates", "help", "version", "collectonly")):
+            return None
+        pyproject = find_pyproject(early_config)
+        try:
+            raw = read_table(pyproject)
+        except ConfigError:
+            return None  # the core reports it as a usage error
+        table = _gate_table(raw)
+        if table is None or table.get("enabled", True) is False:
+            return None
+        root = pyproject.parent
+        if getattr(ns, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+            return cls(root, "xdist workers")  # the controller runs no tests
+        if getattr(ns, "cov_source", None) and not getattr(ns, "no_cov", False):
+            return cls(root, "pytest-cov")  # adopted once pytest-cov has started
+        current = Coverage.current()
+        if current is not None and not getattr(current, _OURS, False):
+            measurement = cls(root, "coverage run")
+            measurement.cov = current
+            return measurement
+        measurement = cls(root, "platformgates")
+        branch = table.get("branch", 0)
+        measurement._start(branch=True if isinstance(branch, (int, float)) and branch else None)
+        return measurement
+
+    def _start(self, branch: bool | None) -> None:
+        # From the project root, as `coverage run` would be: the config file is found
+        # there and relative paths in it (source, omit) resolve against it.
+        # Configuration warnings are judged by the gate, which reads the same file.
+        try:
+            with _cwd(self.root), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cov = Coverage(data_file=None, config_file=True, branch=branch)
+                setattr(cov, _OURS, True)
+                cov.start()
+        except CoverageException as exc:
+            self.problems.append(f"coverage could not start: {exc}")
+            return
+        self.cov = cov
+        self.own = True
+
+    def adopt(self) -> None:
+        """Pick up the instance pytest-cov started (it starts after this module decides)."""
+        if self.cov is None and self.origin == "pytest-cov":
+            self.cov = Coverage.current()
+
+    def stop(self) -> None:
+        if self.own and self.cov is not None and Coverage.current() is self.cov:
+            self.cov.stop()
+
+    def collect(self) -> tuple[CoverageData | None, dict[str, Any]]:
+        """This process's data so far, and the options it was measured with."""
+        if self.cov is None:
+            return None, {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no data collected" is judged by the gate
+            data = self.cov.get_data()
+        return data, coverage_options(self.cov)
+
+
+def coverage_options(cov: Coverage) -> dict[str, Any]:
+    options: dict[str, Any] = {"config_file": cov.config.config_file}
+    for name in OPTIONS:
+        try:
+            options[name] = cov.get_option(name)
+        except CoverageException:
+            options[name] = None  # an option this coverage version does not have
+    return options
+
+
+def _gate_table(raw: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if raw is None:
+        return None
+    gates = raw.get("gates", {})
+    table = gates.get(GATE, {}) if isinstance(gates, dict) else {}
+    return table if isinstance(table, dict) else {}
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+# -- pytest hooks of this module (loaded with the core plugin) -------------------------
+
+measurement_key = pytest.StashKey[Measurement]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("platformgates", "quality and security gates (pytest-platformgates)")
+    group.addoption(
+        "--gates-update-ratchet",
+        action="store_true",
+        default=False,
+        help="record the measured line coverage in the coverage gate's ratchet file.",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    measurement = Measurement.begin(early_config)
+    if measurement is not None:
+        early_config.stash[measurement_key] = measurement
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    measurement = config.stash.get(measurement_key, None)
+    if measurement is None:
+        return
+    state = config.stash.get(state_key, None)
+    gate = state.gates.get(GATE) if state is not None else None
+    settings = state.settings.gates.get(GATE) if state is not None else None
+    if state is None or not state.run_gates or gate is None or not settings or not settings.enabled:
+        measurement.stop()
+        return
+    tracker = CoverageSession(config, measurement)
+    config.pluginmanager.register(tracker, SESSION_PLUGIN)
+    bind = getattr(gate, "bind", None)
+    if bind is not None:
+        bind(tracker.snapshot)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    measurement = config.stash.get(measurement_key, None)
+    if measurement is not None:
+        measurement.stop()
+    plugin = config.pluginmanager.get_plugin(SESSION_PLUGIN)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin, SESSION_PLUGIN)
+
+
+def is_gate(nodeid: str) -> bool:
+    return nodeid.startswith(f"{NODE_PREFIX}::")
+
+
+@dataclass
+class _Tally:
+    """What one process saw of the run's completeness."""
+
+    deselected: int = 0
+    collection_errors: int = 0
+    lf_skipped_files: int = 0
+    selected: bool = False
+    tests_after_stop: int = 0
+    collected: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
+
+
+class CoverageSession:
+    """The hooks of a session whose coverage the gate will judge."""
+
+    def __init__(self, config: pytest.Config, measurement: Measurement) -> None:
+        self.config = config
+        self.measurement = measurement
+        self.worker = hasattr(config, "workerinput")
+        self.controller = config.pluginmanager.get_plugin("dsession") is not None
+        self.tally = _Tally()
+        self.stopped = False
+        self.named, self.node_ids = _named(config)
+        self.workers: dict[str, Mapping[str, Any]] = {}
+        self.lost: list[str] = []
+
+    # -- collection -----------------------------------------------------------------
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.tally.deselected += sum(1 for item in items if not isinstance(item, GateItem))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.tally.collection_errors += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # After every modifyitems hook (reorderers, --lf, --ff), before xdist sends the
+        # collection: tests first, so that measuring can stop at the first gate item.
+        tests = [item for item in session.items if not isinstance(item, GateItem)]
+        gates = [item for item in session.items if isinstance(item, GateItem)]
+        ours = [item for item in gates if item.name == GATE]
+        self.tally.selected = bool(ours)
+        self.tally.collected = {item.nodeid for item in tests}
+        lfplugin = self.config.pluginmanager.get_plugin("lfplugin")
+        self.tally.lf_skipped_files = int(getattr(lfplugin, "_skipped_files", 0) or 0)
+        if self.worker:
+            gates = [item for item in gates if item.name != GATE]  # run by the controller
+        session.items[:] = tests + gates
+        if not ours:
+            self.measurement.stop()  # deselected: nothing will judge the data
+
+    # -- running --------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        self.measurement.adopt()
+        result = yield
+        selected = any(w.get("selected") for w in self.workers.values())
+        if self.controller and selected and not (session.shouldstop or session.shouldfail):
+            self._run_here(session)
+        return result
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        if isinstance(item, GateItem):
+            if not self.stopped:
+                self.measurement.stop()
+                self.stopped = True
+        elif self.stopped:
+            self.tally.tests_after_stop += 1
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when in ("teardown", "???") and not is_gate(report.nodeid):
+            self.tally.finished.add(report.nodeid)
+
+    def pytest_sessionfinish(self) -> None:
+        if not self.worker:
+            return
+        data, options = self.measurement.collect()
+        self.config.workeroutput[WORKER_OUTPUT] = {  # type: ignore[attr-defined]
+            "data": data.dumps() if data is not None else None,
+            "options": options,
+            "origin": self.measurement.origin,
+            "problems": list(self.measurement.problems),
+            "deselected": self.tally.deselected,
+            "collection_errors": self.tally.collection_errors,
+            "lf_skipped_files": self.tally.lf_skipped_files,
+            "selected": self.tally.selected,
+            "tests_after_stop": self.tally.tests_after_stop,
+        }
+
+    # -- pytest-xdist, on the controller ---------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.tally.collected.update(i for i in ids if not is_gate(i))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        name = str(getattr(getattr(node, "gateway", None), "id", node))
+        output = getattr(node, "workeroutput", None) or {}
+        if error is not None or WORKER_OUTPUT not in output:
+            why = "crashed" if error is not None else "sent no coverage data"
+            self.lost.append(f"worker {name} {why}")
+            return
+        self.workers[name] = output[WORKER_OUTPUT]
+
+    def _run_here(self, session: pytest.Session) -> None:
+        state = self.config.stash[state_key]
+        session.testscollected += 1  # the workers' collections left it out
+        collector = GatesCollector.for_session(session, state.runner, [GATE])
+        item = GateItem.from_parent(collector, name=GATE, runner=state.runner)
+        item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+
+    # -- what the gate reads ---------------------------------------------------------
+
+    def snapshot(self) -> SessionCoverage:
+        config = self.config
+        problems: list[str] = []
+        if self.controller:
+            data, options, origins = self._combine(problems)
+            processes = len(self.workers)
+        else:
+            data, options = self.measurement.collect()
+            origins = {self.measurement.origin}
+            problems.extend(self.measurement.problems)
+            processes = 1
+        if data is None and not problems:
+            problems.append(
+                "nothing measured this session's tests: coverage was not running "
+                f"(measurement: {', '.join(sorted(origins))})"
+            )
+        return SessionCoverage(
+            data=data,
+            options=options,
+            origin=", ".join(sorted(origins)),
+            partial=tuple(self._partial()),
+            problems=tuple(dict.fromkeys(problems)),
+            update_ratchet=bool(config.getoption("gates_update_ratchet", False)),
+            processes=processes,
+        )
+
+    def _combine(self, problems: list[str]) -> tuple[CoverageData | None, dict[str, Any], set[str]]:
+        if not self.workers:
+            problems.append("no xdist worker sent coverage data")
+            return None, {}, {"xdist workers"}
+        combined = CoverageData(no_disk=True)
+        options: dict[str, Any] = {}
+        origins = set()
+        for name, output in sorted(self.workers.items()):
+            origins.add(str(output.get("origin", "?")))
+            problems.extend(str(p) for p in output.get("problems", ()))
+            options = options or dict(output.get("options") or {})
+            if output.get("data") is None:
+                problems.append(f"worker {name} measured nothing")
+                continue
+            part = CoverageData(no_disk=True)
+            try:
+                part.loads(output["data"])
+                combined.update(part)
+            except CoverageException as exc:
+                problems.append(f"coverage data of worker {name} cannot be combined: {exc}")
+        return combined, options, origins
+
+    def _partial(self) -> Iterator[str]:
+        tally = self.tally
+        deselected = tally.deselected
+        errors = tally.collection_errors
+        lf_skipped = tally.lf_skipped_files
+        after_stop = tally.tests_after_stop
+        for output in self.workers.values():
+            deselected = max(deselected, int(output.get("deselected", 0)))
+            errors = max(errors, int(output.get("collection_errors", 0)))
+            lf_skipped = max(lf_skipped, int(output.get("lf_skipped_files", 0)))
+            after_stop += int(output.get("tests_after_stop", 0))
+        if self.config.getoption("gates_only", False):
+            yield "--gates-only: no tests ran"
+        elif deselected:
+            yield f"{deselected} test(s) deselected (-k, -m, --deselect, --lf or --sw)"
+        if lf_skipped:
+            yield f"--lf skipped {lf_skipped} test file(s)"
+        if self.node_ids:
+            yield f"tests named by node id: {', '.join(self.node_ids)}"
+        elif self.named is not None:
+            left_out = _tests_outside(self.config, self.named)
+            if left_out:
+                more = " ..." if len(left_out) >= LISTED else ""
+                yield (
+                    f"only {', '.join(self.named)} named on the command line; test files of "
+                    f"the suite left out: {', '.join(left_out)}{more}"
+                )
+        if errors:
+            yield f"{errors} collection error(s): some tests were never collected"
+        missing = len(tally.collected - tally.finished)
+        if missing:
+            yield f"{missing} collected test(s) did not run (before the coverage gate)"
+        if after_stop:
+            yield f"{after_stop} test(s) ran after the gates started, so were not measured"
+        yield from self.lost
+
+
+def _tests_outside(config: pytest.Config, named: tuple[str, ...]) -> list[str]:
+    """Test files a plain ``pytest`` would collect that the named paths leave out.
+
+    Walks the suite (testpaths, or the root) as pytest's collection would: the
+    ``python_files`` patterns, minus ``norecursedirs`` and virtual environments.
+    """
+    root = config.rootpath
+    patterns = config.getini("python_files")
+    norecurse = config.getini("norecursedirs")
+    found: list[str] = []
+    for target in config.getini("testpaths") or ["."]:
+        if _under(_relative(config, str(root / target)), named):
+            continue
+        for dirpath, dirnames, filenames in os.walk(root / target):
+            here = Path(dirpath)
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not any(fnmatch(d, p) for p in norecurse)
+                and not (here / d / "pyvenv.cfg").exists()
+                and not _under((here / d).relative_to(root).as_posix(), named)
+            )
+            for name in sorted(filenames):
+                rel = (here / name).relative_to(root).as_posix()
+                if any(fnmatch(rel if "/" in p else name, p) for p in patterns) and not _under(
+                    rel, named
+                ):
+                    found.append(rel)
+                    if len(found) >= LISTED:
+                        return found
+    return found
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(root in (".", "") or path == root or path.startswith(root + "/") for root in roots)
+
+
+def _named(config: pytest.Config) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """Paths named on the command line (root-relative), and node ids naming single tests."""
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        return None, ()
+    paths, node_ids = [], []
+    for arg in config.args:
+        if "::" in arg:
+            node_ids.append(arg)
+            continue
+        paths.append(_relative(config, arg))
+    return tuple(paths), tuple(node_ids)
+
+
+def _relative(config: pytest.Config, arg: str) -> str:
+    path = Path(arg)
+    path = path if path.is_absolute() else config.invocation_params.dir / path
+    try:
+        rel = path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()  # outside the project: never covers a test of it
+    return rel or "."
