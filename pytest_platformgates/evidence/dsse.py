@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -88,7 +88,7 @@ def signer_from_environment(environ: Mapping[str, str] | None = None) -> Signer 
             f"{source}: the key is encrypted; give an unencrypted Ed25519 key "
             "(keep it in the CI secret store, not on disk)"
         ) from None
-    except (ValueError, serialization.UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise SigningKeyError(f"{source}: not a PEM private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{source}: the key is {type(key).__name__}, not Ed25519")
@@ -100,10 +100,10 @@ def load_public_key(value: str) -> Ed25519PublicKey:
     data, source = _pem(value, "verification key")
     try:
         key: Any = serialization.load_pem_public_key(data)
-    except (ValueError, serialization.UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm):
         try:
             key = serialization.load_pem_private_key(data, password=None).public_key()
-        except (TypeError, ValueError, serialization.UnsupportedAlgorithm) as exc:
+        except (TypeError, ValueError, UnsupportedAlgorithm) as exc:
             raise SigningKeyError(f"{source}: not a PEM public key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
         raise SigningKeyError(f"{source}: the key is {type(key).__name__}, not Ed25519")

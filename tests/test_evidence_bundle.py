@@ -1,0 +1,252 @@
+"""The bundle a gated pytest run leaves: complete, signed on request, once under xdist, atomic."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from evidence_support import keypair, probe_project
+
+from pytest_platformgates import cli
+from pytest_platformgates.evidence.statement import PREDICATE_TYPE
+
+BUNDLE = {
+    "junit.xml",
+    "findings.sarif",
+    "evidence.json",
+    "evidence.intoto.jsonl",
+    "report.html",
+    "metrics.prom",
+    "manifest.json",
+}
+
+
+def verify(project, *extra):
+    return cli.main(
+        ["verify", str(project.path / "gate-evidence"), "--project", str(project.path), *extra]
+    )
+
+
+def statement(project):
+    return json.loads((project.path / "gate-evidence" / "evidence.json").read_text())
+
+
+def test_a_passing_gated_run_leaves_a_bundle_that_verifies(project, capsys):
+    probe_project(project, {"figures": {"checked": 3}})
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*platformgates evidence*",
+            "PASSED: 7 files in gate-evidence/ (UNSIGNED*",
+            "*generated xml file: *gate-evidence*junit.xml*",
+        ]
+    )
+    evidence = project.path / "gate-evidence"
+    assert {p.name for p in evidence.iterdir()} == BUNDLE
+    assert not list(project.path.glob(".gate-evidence*")), "staging left behind"
+    stmt = statement(project)
+    assert stmt["predicateType"] == PREDICATE_TYPE
+    predicate = stmt["predicate"]
+    assert predicate["verdicts"] == {"probe": "passed"}
+    assert predicate["run"]["tests"] == {"tests": 2, "failures": 0, "errors": 0, "skipped": 0}
+    assert predicate["git"]["commit"] == project.git("rev-parse", "HEAD").strip()
+    assert predicate["git"]["dirty"] is False
+    assert predicate["signature"]["signed"] is False
+    assert verify(project) == 0, capsys.readouterr().out
+
+
+def test_a_failing_gate_is_in_junit_body_and_properties_and_verify_refuses(project, capsys):
+    probe_project(
+        project,
+        {
+            "findings": [
+                {
+                    "rule": "P1",
+                    "severity": "high",
+                    "path": "probe.json",
+                    "line": 1,
+                    "message": "probe found a problem",
+                    "hint": "fix the probe",
+                }
+            ]
+        },
+    )
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    root = ET.parse(project.path / "gate-evidence" / "junit.xml").getroot()
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "probe"]
+    failure = case.find("failure")
+    assert "probe found a problem" in failure.text  # the body, which GitLab shows
+    suite_props = {p.get("name"): p.get("value") for p in root.find("testsuite/properties")}
+    assert suite_props["platformgates.probe.verdict"] == "failed"
+    assert suite_props["platformgates.probe.findings.high"] == "1"
+    assert verify(project) == 1
+    out = capsys.readouterr().out
+    assert "probe: failed" in out
+    assert "exited with status 1" in out
+
+
+def test_a_signed_bundle_verifies_with_the_pinned_key_only(project, tmp_path, monkeypatch, capsys):
+    private, public = keypair(tmp_path)
+    _other, other_public = keypair(tmp_path, "other")
+    probe_project(project, {})
+    monkeypatch.setenv("PLATFORMGATES_SIGNING_KEY", private.read_text())  # PEM text form
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["PASSED: 7 files in gate-evidence/ (signed, key *"])
+    assert statement(project)["predicate"]["signature"]["signed"] is True
+    assert verify(project, "--key", str(public)) == 0
+    assert verify(project, "--key", str(other_public)) == 1
+    assert "no signature by key" in capsys.readouterr().out
+
+
+def test_an_unusable_signing_key_stops_the_run_before_any_test(project, tmp_path, monkeypatch):
+    probe_project(project, {})
+    monkeypatch.setenv("PLATFORMGATES_SIGNING_KEY", str(tmp_path / "nowhere.pem"))
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*PLATFORMGATES_SIGNING_KEY: cannot read the key file*"])
+    rsa_like = tmp_path / "not-ed25519.pem"
+    rsa_like.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    monkeypatch.setenv("PLATFORMGATES_SIGNING_KEY", str(rsa_like))
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not (project.path / "gate-evidence").exists()
+
+
+def test_under_xdist_the_controller_writes_one_bundle_with_every_gate(project):
+    probe_project(project, {}, gates={"lint": {}})
+    project.write("pkg/mod.py", "X = 1\n")
+    for i in range(4):
+        project.write(f"test_more_{i}.py", f"def test_{i}():\n    assert True\n")
+    project.commit()
+    result = project.pytester.runpytest("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=7)
+    predicate = statement(project)["predicate"]
+    assert predicate["verdicts"] == {"lint": "passed", "probe": "passed"}
+    assert [g["gate"] for g in predicate["gates"]] == ["lint", "probe"]
+    assert predicate["run"]["tests"]["tests"] == 7
+    assert not list(project.path.glob(".gate-evidence*"))
+
+
+def test_the_users_own_junitxml_is_kept_and_copied_in(project):
+    probe_project(project, {})
+    result = project.pytester.runpytest("-p", "no:cacheprovider", "--junitxml=reports/j.xml")
+    result.assert_outcomes(passed=2)
+    own = (project.path / "reports" / "j.xml").read_bytes()
+    assert own == (project.path / "gate-evidence" / "junit.xml").read_bytes()
+
+
+def test_no_bundle_when_the_gates_do_not_run(project):
+    probe_project(project, {})
+    project.pytester.runpytest("-p", "no:cacheprovider", "test_ok.py")
+    project.pytester.runpytest("-p", "no:cacheprovider", "--co")
+    project.pytester.runpytest("-p", "no:cacheprovider", "--no-gates")
+    assert not (project.path / "gate-evidence").exists()
+    assert not list(project.path.glob(".gate-evidence*"))
+
+
+def test_a_deselected_required_gate_leaves_evidence_that_does_not_verify(project, capsys):
+    probe_project(project, {})
+    project.pytester.runpytest("-p", "no:cacheprovider", "--gates", "-k", "test_ok")
+    assert statement(project)["predicate"]["verdicts"] == {"probe": "not run"}
+    assert verify(project) == 1
+    assert "probe: not run" in capsys.readouterr().out
+
+
+def test_evidence_dir_holding_other_files_is_never_replaced(project):
+    probe_project(project, {}, evidence_dir="src")
+    project.write("src/app.py", "VALUE = 1\n")
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*holds files that are not evidence (app.py)*"])
+    assert (project.path / "src" / "app.py").read_text() == "VALUE = 1\n"
+
+
+def test_a_rerun_replaces_the_bundle_and_leaves_nothing_behind(project):
+    probe_project(project, {})
+    project.pytester.runpytest("-p", "no:cacheprovider")
+    first = statement(project)["predicate"]["run"]["started"]
+    project.write("probe.json", json.dumps({"figures": {"round": 2}}))
+    project.commit()
+    project.pytester.runpytest("-p", "no:cacheprovider")
+    predicate = statement(project)["predicate"]
+    assert predicate["gates"][0]["figures"] == {"round": 2}
+    assert predicate["run"]["started"] >= first
+    assert sorted(p.name for p in project.path.iterdir() if "evidence" in p.name) == [
+        "gate-evidence"
+    ]
+
+
+def test_a_gates_artifact_is_attested_and_a_bad_name_fails_the_run(project):
+    sbom = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []})
+    probe_project(project, {"artifacts": {"sbom.cdx.json": sbom}})
+    project.pytester.runpytest("-p", "no:cacheprovider")
+    evidence = project.path / "gate-evidence"
+    assert (evidence / "sbom.cdx.json").read_text() == sbom
+    stmt = statement(project)
+    names = {s["name"] for s in stmt["subject"]}
+    assert {"git-commit", "sbom.cdx.json", "junit.xml", "report.html"} <= names
+    assert "sbom.cdx.json" in stmt["predicate"]["gates"][0]["artifacts"]
+    assert "artifacts" not in json.dumps(stmt["predicate"]["gates"][0]["figures"])
+
+    project.write("probe.json", json.dumps({"artifacts": {"../escape.json": "{}"}}))
+    project.commit()
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["*evidence NOT written*'../escape.json'*"])
+    assert not (project.path.parent / "escape.json").exists()
+    assert (evidence / "sbom.cdx.json").exists()  # the previous bundle is intact
+
+
+def test_a_dirty_tree_is_recorded_and_refused_by_verify(project, capsys):
+    probe_project(project, {})
+    project.write("test_ok.py", "def test_ok():\n    assert 1\n")  # uncommitted edit
+    project.write("notes.txt", "untracked\n")
+    project.pytester.runpytest("-p", "no:cacheprovider")
+    git = statement(project)["predicate"]["git"]
+    assert git["dirty"] is True
+    assert git["changed"] == ["test_ok.py"]
+    assert "notes.txt" in git["untracked"]
+    assert verify(project) == 1
+    assert "uncommitted changes (test_ok.py)" in capsys.readouterr().out
+    assert verify(project, "--allow-dirty") == 0
+
+
+def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeypatch):
+    # A planted secret, built at run time so that our own repository holds none.
+    secret = "AKIA" + "Z7Q3" * 4
+    token = "ghp_" + "x1Y2" * 9
+    probe_project(
+        project,
+        {
+            "findings": [
+                {
+                    "rule": "aws-key",
+                    "severity": "critical",
+                    "path": "conf.py",
+                    "line": 1,
+                    "message": "AWS access key (value redacted)",
+                }
+            ]
+        },
+    )
+    project.write("conf.py", f'KEY = "{secret}"\n')
+    project.commit()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    result = project.pytester.runpytest(
+        "-p", "no:cacheprovider", f"--basetemp={project.path.parent / 'bt'}"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    identity = statement(project)["predicate"]["identity"]
+    assert identity["provider"] == "github"
+    assert identity["variables"]["GITHUB_ACTOR"] == "octocat"
+    assert identity["variables"]["GITHUB_RUN_ID"] == "4242"
+    for path in (project.path / "gate-evidence").iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert secret not in text, path.name
+        assert token not in text, path.name

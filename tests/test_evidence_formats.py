@@ -1,0 +1,274 @@
+"""The statement, its envelope, the metrics, the HTML report and the facts they record."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from evidence_support import finding, keypair, make_run, record, write_bundle
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from pytest_platformgates.evidence import bundle, dsse, html, metrics, provenance, statement
+from pytest_platformgates.evidence.session import redact
+
+# Read before the autouse fixture clears CI: in CI the browser test must run, not skip.
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+WAIVER = {
+    "id": "PYSEC-2023-74",
+    "reason": "redirects are never followed in this service",
+    "owner": "payments-team",
+    "approved_by": "security-lead",
+    "expires": "2031-12-31",
+}
+COVERAGE = {
+    "meta": {"version": "7.17.3"},
+    "files": {
+        "pkg/core.py": {"summary": {"percent_covered": 91.5, "num_statements": 200}},
+        "pkg/cli.py": {"summary": {"percent_covered": 42.0, "num_statements": 50}},
+    },
+    "totals": {"percent_covered": 81.4},
+}
+
+
+def sample_run(tmp_path, **facts):
+    records = [
+        record(
+            "deps",
+            "passed",
+            [finding("PYSEC-2023-74", "high", path="", line=0, waiver=WAIVER)],
+            tool_versions={"pip-audit": "2.10.1"},
+        ),
+        record(
+            "lint",
+            "failed",
+            [finding("F401", "high", message="`os` imported but unused <b>")],
+            duration=1.5,
+        ),
+        record(
+            "coverage",
+            "passed",
+            figures={"line": 81.4},
+            artifacts={"coverage.json": json.dumps(COVERAGE)},
+        ),
+    ]
+    return make_run(tmp_path, records, gates=["coverage", "deps", "lint", "secrets"], **facts)
+
+
+def test_the_statement_is_in_toto_v1_with_commit_and_report_subjects(tmp_path):
+    run = sample_run(tmp_path, exit_status=1)
+    target = write_bundle(run)
+    stmt = json.loads((target / "evidence.json").read_bytes())
+    assert stmt["_type"] == "https://in-toto.io/Statement/v1"
+    assert stmt["predicateType"] == statement.PREDICATE_TYPE
+    subjects = {s["name"]: s["digest"] for s in stmt["subject"]}
+    assert subjects["git-commit"] == {"gitCommit": "a" * 40}
+    for name in ("junit.xml", "findings.sarif", "report.html", "metrics.prom", "coverage.json"):
+        assert subjects[name]["sha256"] == statement.sha256((target / name).read_bytes())
+    p = stmt["predicate"]
+    assert p["verdict"] == "failed"
+    assert p["verdicts"] == {
+        "coverage": "passed",
+        "deps": "passed",
+        "lint": "failed",
+        "secrets": "not run",
+    }
+    assert p["required_gates"] == ["coverage", "deps", "lint", "secrets"]
+    assert p["policy"]["digest"] == run.settings.digest
+    assert p["policy"]["effective"] == run.settings.effective()
+    assert p["waivers"] == [
+        {"gate": "deps", "status": "applied", **WAIVER, "findings": ["fp-PYSEC-2023-74--high"]}
+    ]
+    lint = next(g for g in p["gates"] if g["gate"] == "lint")
+    assert lint["counts"]["high"] == 1
+    assert lint["duration"] == 1.5
+    coverage = next(g for g in p["gates"] if g["gate"] == "coverage")
+    assert set(coverage["artifacts"]) == {"coverage.json"}
+    for key in ("started", "finished", "exit_status", "tests"):
+        assert key in p["run"]
+    assert p["signature"]["signed"] is False
+    assert "PLATFORMGATES_SIGNING_KEY is not set" in p["signature"]["reason"]
+
+
+def test_the_envelope_is_dsse_signed_over_pae_with_ed25519(tmp_path):
+    private, public = keypair(tmp_path)
+    signer = dsse.signer_from_environment({dsse.KEY_VARIABLE: str(private)})
+    target = write_bundle(sample_run(tmp_path), signer)
+    line = (target / "evidence.intoto.jsonl").read_bytes()
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    envelope = json.loads(line)
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    payload = base64.b64decode(envelope["payload"])
+    assert payload == (target / "evidence.json").read_bytes()
+    # Check the signature independently of our own verify code, straight from the DSSE spec.
+    pae = b"DSSEv1 %d %b %d %b" % (28, b"application/vnd.in-toto+json", len(payload), payload)
+    (sig,) = envelope["signatures"]
+    key = dsse.load_public_key(str(public))
+    assert isinstance(key, Ed25519PublicKey)
+    key.verify(base64.b64decode(sig["sig"]), pae)
+    assert sig["keyid"] == dsse.key_id(key)
+    predicate = json.loads(payload)["predicate"]
+    assert predicate["signature"]["keyid"] == sig["keyid"]
+
+
+def test_metrics_are_openmetrics_the_reference_parser_reads(tmp_path):
+    text = metrics.render(sample_run(tmp_path)).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+
+    def value(family, **labels):
+        (sample,) = [
+            s
+            for s in families[family].samples
+            if all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+        return sample.value
+
+    assert value("platformgates_gate_duration_seconds", gate="lint") == 1.5
+    assert families["platformgates_gate_duration_seconds"].unit == "seconds"
+    assert value("platformgates_findings", gate="lint", severity="high") == 1
+    assert value("platformgates_findings", gate="lint", severity="low") == 0
+    assert value("platformgates_gate_passed", gate="lint") == 0
+    assert value("platformgates_gate_passed", gate="deps") == 1
+    assert value("platformgates_gate_passed", gate="secrets") == 0
+    assert (
+        value("platformgates_gate_verdict", gate="secrets", platformgates_gate_verdict="not run")
+        == 1
+    )
+    assert value("platformgates_run_passed") == 0
+    assert families["platformgates_gate_verdict"].type == "stateset"
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+        self.tags = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def test_the_report_is_self_contained(tmp_path):
+    page = html.render(sample_run(tmp_path), {"coverage.json": json.dumps(COVERAGE)}).decode()
+    parser = _Text()
+    parser.feed(page)
+    assert not parser.tags & {"script", "link", "img", "iframe", "object", "embed"}
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<b>" not in page  # finding text is escaped
+    assert "&lt;b&gt;" in page
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and not IN_CI,
+    reason="no chromium here (apt-get install chromium); CI installs it and runs this test",
+)
+def test_the_report_renders_in_a_headless_browser_with_the_key_facts(tmp_path):
+    assert CHROMIUM, "chromium is required in CI: .ci/run must install it"
+    page = tmp_path / "report.html"
+    page.write_bytes(html.render(sample_run(tmp_path), {"coverage.json": json.dumps(COVERAGE)}))
+    proc = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    parser = _Text()
+    parser.feed(dom)
+    text = " ".join(" ".join(parser.parts).split())
+    assert "Overall verdict: FAILED" in text
+    for fact in (
+        "a" * 40,  # the commit
+        "lint FAILED",
+        "secrets NOT RUN",
+        "`os` imported but unused <b>",
+        "PYSEC-2023-74",
+        "payments-team",
+        "2031-12-31",
+        "pkg/cli.py 42.00 %",
+        "pkg/core.py 91.50 %",
+        "Policy digest",
+    ):
+        assert fact in text, fact
+
+
+def test_git_state_reads_commit_branch_and_what_changed(project):
+    project.write("a.py", "A = 1\n")
+    project.write("b.py", "B = 1\n")
+    commit = project.commit()
+    state = provenance.git_state(project.path)
+    assert (state.commit, state.branch, state.dirty) == (commit, "main", False)
+    project.git("mv", "a.py", "c.py")
+    project.write("b.py", "B = 2\n")
+    project.write("gate-evidence/report.html", "ours\n")
+    project.write("new.txt", "x\n")
+    state = provenance.git_state(project.path, ignore=(project.path / "gate-evidence",))
+    assert state.dirty
+    assert state.changed == ("b.py", "c.py")
+    assert state.untracked == ("new.txt",)
+    project.git("checkout", "-q", "--detach")
+    assert provenance.git_state(project.path).branch is None
+
+
+def test_outside_git_there_is_no_commit_and_the_reason_is_kept(tmp_path):
+    state = provenance.git_state(tmp_path)
+    assert state.commit is None
+    assert "no git commit" in state.problem
+
+
+def test_ci_identity_reads_only_allowlisted_variables():
+    env = {
+        "GITLAB_CI": "true",
+        "CI": "true",
+        "GITLAB_USER_LOGIN": "dev1",
+        "CI_JOB_ID": "77",
+        "CI_PROJECT_PATH": "group/app",
+        "CI_JOB_TOKEN": "glcbt-" + "s3cr3t" * 4,
+        "CI_REGISTRY_PASSWORD": "hunter" + "2",
+    }
+    identity = provenance.ci_identity(env)
+    assert identity["provider"] == "gitlab"
+    assert identity["variables"] == {
+        "GITLAB_USER_LOGIN": "dev1",
+        "CI_JOB_ID": "77",
+        "CI_PROJECT_PATH": "group/app",
+    }
+    assert provenance.ci_identity({})["provider"] == "local"
+    assert provenance.ci_identity({"CI": "1"})["provider"] == "generic"
+
+
+def test_credentials_in_url_arguments_are_redacted():
+    assert redact("--osv-url=https://user:" + "tok" + "en@osv.test/v1") == (
+        "--osv-url=https://***@osv.test/v1"
+    )
+    assert redact("tests/test_x.py") == "tests/test_x.py"
+
+
+def test_the_manifest_lists_every_other_file(tmp_path):
+    target = write_bundle(sample_run(tmp_path))
+    listed = json.loads((target / "manifest.json").read_bytes())["files"]
+    assert set(listed) == {p.name for p in target.iterdir()} - {"manifest.json"}
+    assert set(listed) >= bundle.REQUIRED - {"manifest.json"}

@@ -1,0 +1,271 @@
+"""platformgates verify: every tampering, a foreign commit or policy, a failed gate is caught."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+
+import pytest
+from evidence_support import finding, git, keypair, make_run, record, write_bundle
+
+from pytest_platformgates import cli
+from pytest_platformgates.evidence import bundle, dsse, manifest
+from pytest_platformgates.evidence.verify import Expectations, verify
+
+COMMIT = "c0ffee" + "0" * 34
+
+
+def expect(run, **overrides):
+    values = {
+        "commit": COMMIT,
+        "policy_digest": run.settings.digest,
+        "required": tuple(run.required),
+    }
+    values.update(overrides)
+    return Expectations(**values)
+
+
+@pytest.fixture
+def signed(tmp_path):
+    """A passing, signed bundle, its run and the public key that checks it."""
+    private, public = keypair(tmp_path)
+    signer = dsse.signer_from_environment({dsse.KEY_VARIABLE: str(private)})
+    records = [record("lint", "passed", [finding("E501", "low")]), record("sast", "passed")]
+    run = make_run(tmp_path, records, commit=COMMIT)
+    target = write_bundle(run, signer)
+    return target, run, dsse.load_public_key(str(public))
+
+
+def failures(target, exp):
+    report = verify(target, exp)
+    return report.failures
+
+
+def test_an_untouched_signed_bundle_verifies(signed):
+    target, run, key = signed
+    report = verify(target, expect(run, key=key, require_signature=True))
+    assert report.ok, report.lines()
+    assert any("pinned key" in line for line in report.passed)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "junit.xml",
+        "findings.sarif",
+        "evidence.json",
+        "evidence.intoto.jsonl",
+        "report.html",
+        "metrics.prom",
+        "manifest.json",
+    ],
+)
+def test_changing_any_byte_of_any_file_fails(signed, name):
+    target, run, key = signed
+    path = target / name
+    data = path.read_bytes()
+    # Flip a byte in the middle, and separately append whitespace: both must be caught.
+    for tampered in (
+        data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 1]) + data[len(data) // 2 + 1 :],
+        data + b" ",
+    ):
+        path.write_bytes(tampered)
+        assert failures(target, expect(run, key=key)), f"{name} tampered, still verified"
+    path.write_bytes(data)
+    assert not failures(target, expect(run, key=key))
+
+
+def test_a_consistent_rewrite_without_the_key_fails_the_signature(signed):
+    # The attacker edits the statement, re-encodes the envelope and fixes the manifest:
+    # every digest matches, only the signature can tell.
+    target, run, key = signed
+    stmt = json.loads((target / "evidence.json").read_bytes())
+    stmt["predicate"]["gates"][0]["findings"] = []  # hide a finding
+    data = (json.dumps(stmt, indent=2, sort_keys=True) + "\n").encode()
+    envelope = json.loads((target / "evidence.intoto.jsonl").read_bytes())
+    envelope["payload"] = base64.b64encode(data).decode()
+    (target / "evidence.json").write_bytes(data)
+    (target / "evidence.intoto.jsonl").write_bytes(dsse.canonical(envelope) + b"\n")
+    files = {p.name: p.read_bytes() for p in target.iterdir() if p.name != "manifest.json"}
+    (target / "manifest.json").write_bytes(manifest.render(files))
+    problems = failures(target, expect(run, key=key))
+    assert any("does not verify" in p for p in problems), problems
+
+
+def test_a_stripped_signature_is_caught_even_without_a_key(signed):
+    target, run, _key = signed
+    envelope = json.loads((target / "evidence.intoto.jsonl").read_bytes())
+    envelope["signatures"] = []
+    (target / "evidence.intoto.jsonl").write_bytes(dsse.canonical(envelope) + b"\n")
+    files = {p.name: p.read_bytes() for p in target.iterdir() if p.name != "manifest.json"}
+    (target / "manifest.json").write_bytes(manifest.render(files))
+    problems = failures(target, expect(run))
+    assert any("stripped" in p for p in problems), problems
+
+
+def test_another_key_does_not_verify(signed, tmp_path):
+    target, run, _key = signed
+    _private, other = keypair(tmp_path, "other")
+    problems = failures(target, expect(run, key=dsse.load_public_key(str(other))))
+    assert any("no signature by key" in p for p in problems), problems
+
+
+def test_an_added_or_removed_file_fails(signed):
+    target, run, key = signed
+    (target / "extra.txt").write_text("smuggled")
+    assert any("not in the manifest" in p for p in failures(target, expect(run, key=key)))
+    (target / "extra.txt").unlink()
+    (target / "metrics.prom").unlink()
+    assert any("missing" in p for p in failures(target, expect(run, key=key)))
+
+
+def test_a_bundle_of_another_commit_fails(signed):
+    target, run, key = signed
+    problems = failures(target, expect(run, key=key, commit="d" * 40))
+    assert any("another commit" in p for p in problems), problems
+
+
+def test_a_bundle_made_under_another_policy_fails(signed):
+    target, run, key = signed
+    problems = failures(target, expect(run, key=key, policy_digest="0" * 64))
+    assert any("another policy" in p for p in problems), problems
+
+
+def test_a_required_gate_that_did_not_run_or_pass_fails(tmp_path):
+    run = make_run(
+        tmp_path,
+        [record("lint", "failed", [finding("F401", "high")]), record("sast", "error")],
+        gates=["lint", "sast", "secrets"],
+        commit=COMMIT,
+        exit_status=1,
+    )
+    target = write_bundle(run)
+    (problem, status) = [p for p in failures(target, expect(run)) if "gate" in p or "status" in p]
+    assert "lint: failed" in problem
+    assert "sast: error" in problem
+    assert "secrets: not run" in problem
+    assert "exited with status 1" in status
+
+
+def test_a_dirty_tree_fails_unless_allowed(tmp_path):
+    run = make_run(tmp_path, [record("lint")], commit=COMMIT, dirty=True)
+    target = write_bundle(run)
+    assert any("uncommitted" in p for p in failures(target, expect(run)))
+    assert not failures(target, expect(run, allow_dirty=True))
+
+
+def test_unsigned_evidence_is_a_warning_locally_and_refused_in_ci(tmp_path):
+    run = make_run(tmp_path, [record("lint")], commit=COMMIT)
+    target = write_bundle(run, signer=None)
+    local = verify(target, expect(run))
+    assert local.ok
+    assert any("not signed" in w for w in local.warnings)
+    ci = verify(target, expect(run, require_signature=True))
+    assert any("in CI evidence must be signed" in p for p in ci.failures)
+
+
+def test_a_signed_bundle_without_a_pinned_key_is_refused_in_ci(signed):
+    target, run, _key = signed
+    local = verify(target, expect(run))
+    assert local.ok
+    assert any("not pinned" in w for w in local.warnings)
+    assert any("pinned" in p for p in failures(target, expect(run, require_signature=True)))
+
+
+def test_no_bundle_and_a_half_written_bundle_never_verify(tmp_path, monkeypatch):
+    run = make_run(tmp_path, [record("lint")], commit=COMMIT)
+    target = run.settings.evidence_dir
+    assert any("no evidence bundle" in p for p in failures(target, expect(run)))
+    # A write that dies between files leaves only the staging directory: nothing to verify.
+    files = bundle.compose(run, b"<testsuites/>", None)
+    calls = []
+    real_fsync = os.fsync
+
+    def dying_fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", dying_fsync)
+    with pytest.raises(OSError):
+        bundle.write(target, tmp_path, files)
+    monkeypatch.undo()
+    assert bundle.staging_dir(target).is_dir()
+    assert not target.exists()
+    assert failures(target, expect(run))
+
+
+def test_a_failed_rewrite_leaves_the_previous_bundle_intact(tmp_path, monkeypatch):
+    run = make_run(tmp_path, [record("lint")], commit=COMMIT)
+    target = write_bundle(run)
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    monkeypatch.setattr(bundle.html, "render", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        write_bundle(run)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert not failures(target, expect(run))
+
+
+def test_the_command_line_checks_head_and_the_project_policy(project, tmp_path, capsys):
+    project.write("pyproject.toml", "[tool.platformgates]\n[tool.platformgates.gates.lint]\n")
+    project.write(".gitignore", "gate-evidence/\n")
+    commit = project.commit()
+    from pytest_platformgates.config import build_settings, read_table
+    from pytest_platformgates.manager import collect_gates, create_plugin_manager
+
+    raw = read_table(project.path / "pyproject.toml")
+    pm = create_plugin_manager((), project.path)
+    settings = build_settings(
+        project.path, project.path / "pyproject.toml", raw, collect_gates(pm, raw)
+    )
+    required = sorted(n for n, g in settings.gates.items() if g.enabled)
+    run = make_run(project.path, [record(g) for g in required], commit=commit)
+    run = type(run)(records=run.records, settings=settings, facts=run.facts)
+    target = write_bundle(run)
+    argv = ["verify", str(target), "--project", str(project.path)]
+    assert cli.main(argv) == 0, capsys.readouterr().out
+    assert "VERIFIED" in capsys.readouterr().out
+
+    project.write("README.md", "more\n")
+    project.commit()
+    assert cli.main(argv) == 1
+    assert "is for commit" in capsys.readouterr().out
+    assert cli.main([*argv, "--commit", commit]) == 0
+    capsys.readouterr()
+
+    project.write("pyproject.toml", '[tool.platformgates]\nfail_on = "low"\n')
+    assert cli.main([*argv, "--commit", commit]) == 1
+    assert "another policy" in capsys.readouterr().out
+
+    assert cli.main([*argv, "--key", str(tmp_path / "missing.pem")]) == 2
+    assert "cannot read the key file" in capsys.readouterr().err
+    shutil.rmtree(target)
+    assert cli.main(argv) == 1
+
+
+def test_verify_in_ci_refuses_unsigned_evidence_unless_told(project, monkeypatch, capsys):
+    project.write(
+        "pyproject.toml", "[tool.platformgates]\n[tool.platformgates.gates.lint]\nenabled = false\n"
+    )
+    commit = project.commit()
+    assert git(project.path, "rev-parse", "HEAD").strip() == commit
+    from pytest_platformgates.config import build_settings, read_table
+    from pytest_platformgates.manager import collect_gates, create_plugin_manager
+
+    raw = read_table(project.path / "pyproject.toml")
+    pm = create_plugin_manager((), project.path)
+    settings = build_settings(
+        project.path, project.path / "pyproject.toml", raw, collect_gates(pm, raw)
+    )
+    required = sorted(n for n, g in settings.gates.items() if g.enabled)
+    run = make_run(project.path, [record(g) for g in required], commit=commit)
+    run = type(run)(records=run.records, settings=settings, facts=run.facts)
+    target = write_bundle(run)
+    argv = ["verify", str(target), "--project", str(project.path)]
+    monkeypatch.setenv("CI", "true")
+    assert cli.main(argv) == 1
+    assert "must be signed" in capsys.readouterr().out
+    assert cli.main([*argv, "--allow-unsigned"]) == 0
