@@ -9,4 +9,5 @@ BUILTIN: tuple[str, ...] = (
     "pytest_platformgates.gates.pinning",
     "pytest_platformgates.gates.licenses",
     "pytest_platformgates.gates.sbom",
+    "pytest_platformgates.gates.secrets",
 )
