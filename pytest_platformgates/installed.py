@@ -60,7 +60,9 @@ class Environment:
         h = hashlib.sha256()
         for d in self.distributions:
             h.update(f"{d.key}\x1f{d.version}\x1f{d.direct}\x1f{d.where}\x1e".encode())
-            h.update(str(d.metadata).encode("utf-8", "surrogateescape"))
+            # The headers, not the long description: that is all any gate reads.
+            for field, value in d.metadata.items():
+                h.update(f"{field}\x1f{value}\x1e".encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
 
