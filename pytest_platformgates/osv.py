@@ -203,7 +203,7 @@ class Database:
                     entry_hit = True
                 if entry_hit:
                     hit = True
-                    severity = _max_label(severity, entry.severity)
+                    severity = higher(severity, entry.severity)
                     fixed.update(_fixed_above(entry.ranges, version))
             if hit:
                 out.append(Match(advisory, tuple(sorted(fixed, key=version_order)), severity))
@@ -353,7 +353,8 @@ def _rank(label: str) -> int:
     return Severity.parse(label).value if label else 0
 
 
-def _max_label(a: str, b: str) -> str:
+def higher(a: str, b: str) -> str:
+    """The higher of two severity labels ("" is unknown, below every label)."""
     return a if _rank(a) >= _rank(b) else b
 
 
@@ -668,7 +669,7 @@ def _advisory(record: Mapping[str, Any]) -> Advisory:
         level, _ = severity_of(entry)
         specific = entry.get("ecosystem_specific")
         if isinstance(specific, Mapping):
-            level = _max_label(level, _LABELS.get(str(specific.get("severity", "")).lower(), ""))
+            level = higher(level, _LABELS.get(str(specific.get("severity", "")).lower(), ""))
         affected.append(
             Affected(
                 name=canonicalize_name(name),

@@ -92,7 +92,10 @@ class OsvServer:
 
     records: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
+    serve_records: bool = True  # answer GET /v1/vulns/ID, as OSV does
+    status_get: int = 404  # what GET answers when it does not serve a record
     queries: list[tuple[str, str]] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
     url: str = ""
 
     def answer(self, name: str, version: str) -> dict[str, Any]:
@@ -127,6 +130,20 @@ def osv_server(server: OsvServer) -> Iterator[OsvServer]:
             else:
                 body = json.dumps(server.answer(name, version)).encode()
             self.send_response(server.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            ident = self.path.rsplit("/", 1)[-1]
+            server.fetched.append(ident)
+            found = [r for r in server.records if r["id"] == ident]
+            if not server.serve_records or not found or not self.path.startswith("/v1/vulns/"):
+                self.send_error(server.status_get)
+                return
+            body = json.dumps(found[0]).encode()
+            self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

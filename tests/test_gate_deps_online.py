@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from deps_support import OsvServer, closed_port_url, make_env, osv_record, osv_server
+from deps_support import CRITICAL, OsvServer, closed_port_url, make_env, osv_record, osv_server
 
 from conftest import gates_toml
 
@@ -52,6 +52,32 @@ def test_vulnerable_dependency_found_through_pip_audit(project, env):
     assert result.stdout.str().count("CVE-2018-18074") == 1  # merged by alias
     # the project's interpreter was audited, not pip-audit's own (which has requests 2.3x)
     assert sorted(server.queries) == [("idna", "2.7"), ("requests", "2.19.0")]
+
+
+def test_severity_comes_from_the_osv_record(project, env):
+    records = advisories()
+    records[1]["severity"] = [{"type": "CVSS_V3", "score": CRITICAL}]
+    with osv_server(OsvServer(records=records)) as server:
+        configure(project, {"python": env, "osv_url": server.url})
+        result = project.pytester.runpytest("--gates-only")
+    result.stdout.fnmatch_lines(
+        ["*critical*PYSEC-2018-28*severity critical (GHSA-x84v: CVSS_V3 9.8)*"]
+    )
+    assert set(server.fetched) <= {"GHSA-x84v", "PYSEC-2018-28", "CVE-2018-18074"}
+
+
+def test_severity_that_cannot_be_fetched_is_unknown_and_said(project, env):
+    with osv_server(OsvServer(records=advisories(), serve_records=False)) as server:
+        server.status_get = 500
+        configure(project, {"python": env, "osv_url": server.url})
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*high*PYSEC-2018-28*severity unknown, taken as high*",
+            "*note: severities could not be fetched from the OSV service*HTTP Error 500*",
+        ]
+    )
 
 
 def test_clean_environment_passes_online(project, tmp_path):

@@ -21,6 +21,9 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -39,6 +42,8 @@ from ..model import Analysis, Finding, Severity, fingerprint
 from ..process import run_tool, stderr_tail
 
 DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
+#: Records fetched per online result (its id and aliases) to find a severity.
+MAX_FETCHES = 4
 #: pip-audit's warnings that mean it dropped an advisory it was sent.
 PIP_AUDIT_DROPPED = ("is missing 'affected' list", "Unsupported OSV schema version")
 
@@ -349,6 +354,7 @@ class DepsGate(Gate):
                 "pip-audit ignored advisories the service returned, so the audit is "
                 "incomplete:\n" + "\n".join(dropped[:10])
             )
+        fetcher = _SeverityFetcher(settings["osv_url"] or DEFAULT_OSV_URL, ctx.timeout)
         by_key: dict[tuple[str, str], list[dependencies.Dependency]] = {}
         for d in deps:
             by_key.setdefault((d.key, str(d.version)), []).append(d)
@@ -368,11 +374,18 @@ class DepsGate(Gate):
                 unaudited += [Unaudited(d, str(entry["skip_reason"])) for d in targets]
                 continue
             vulns = [_vulnerability(v) for v in entry.get("vulns") or []]
+            if service == "osv" and vulns:
+                vulns = [fetcher.rate(v, key[0]) for v in vulns]
             merged = osv.combine(vulns)
             found += [Hit(d, v) for d in targets for v in merged]
         missing = [(n, v) for n, v in pinned if (n, v) not in seen]
         for n, v in missing:
             unaudited += [Unaudited(d, "absent from pip-audit's report") for d in by_key[(n, v)]]
+        if fetcher.failure:
+            ctx.notes.append(
+                f"severities could not be fetched from the OSV service ({fetcher.failure}); "
+                "those advisories are taken as unknown_severity"
+            )
         return found, unaudited, {"pip-audit": version}
 
     # -- findings -------------------------------------------------------------------------
@@ -441,6 +454,63 @@ class DepsGate(Gate):
                 )
             )
         return findings
+
+
+class _SeverityFetcher:
+    """Severities for pip-audit's results, from the same OSV service (``GET /v1/vulns/ID``).
+
+    pip-audit's JSON report drops the records' ``severity``; without this every online
+    finding would be ``unknown_severity``. Failing to fetch leaves it unknown (and
+    notes why): it never hides a finding.
+    """
+
+    def __init__(self, query_url: str, timeout: float) -> None:
+        base = query_url.rstrip("/")
+        self.base = base[: -len("/query")] if base.endswith("/query") else ""
+        self.timeout = min(timeout, 30)
+        self.failure = "" if self.base else f"{query_url} does not end in /query"
+        if urllib.parse.urlsplit(query_url).scheme not in ("http", "https"):
+            self.failure = f"{query_url} is not an http(s) URL"
+        self.records: dict[str, Mapping[str, Any] | None] = {}
+
+    def rate(self, vuln: osv.Vulnerability, package: str) -> osv.Vulnerability:
+        """``vuln`` with the highest severity its record, or an alias's record, states."""
+        label, basis = "", ""
+        # pip-audit folds aliases into one result; the severity is often on the GHSA record
+        for ident in sorted({*vuln.ids, *vuln.aliases}, key=osv.id_order)[:MAX_FETCHES]:
+            record = self._record(ident)
+            if record is None:
+                continue
+            found, why = osv.severity_of(record)
+            for entry in record.get("affected") or ():
+                pkg = entry.get("package") if isinstance(entry, Mapping) else None
+                if isinstance(pkg, Mapping) and canonicalize_name(str(pkg.get("name"))) == package:
+                    entry_label, entry_why = osv.severity_of(entry)
+                    if osv.higher(entry_label, found) != found:
+                        found, why = entry_label, entry_why
+            if osv.higher(found, label) != label:
+                label, basis = found, f"{ident}: {why}"
+        if not label:
+            return vuln
+        return replace(vuln, severity=label, severity_basis=basis)
+
+    def _record(self, ident: str) -> Mapping[str, Any] | None:
+        if ident in self.records or self.failure:
+            return self.records.get(ident)
+        url = f"{self.base}/vulns/{urllib.parse.quote(ident, safe='')}"
+        try:
+            # http(s) only: the scheme was checked in __init__
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # nosec B310
+                data = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # an alias the service does not hold is not a failure
+                self.failure = f"{url}: {exc}"
+            data = None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            self.failure = f"{url}: {exc}"
+            data = None
+        self.records[ident] = data if isinstance(data, Mapping) else None
+        return self.records[ident]
 
 
 def pip_audit_command() -> list[str]:
