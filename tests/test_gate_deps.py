@@ -141,15 +141,22 @@ def test_unknown_severity_is_configurable(project, small_db, tmp_path):
     run_gate(project).assert_outcomes(passed=1)
 
 
-def test_clean_environment_passes_with_figures(project, small_db, tmp_path):
-    python = make_env(tmp_path / "venv", {"alpha-lib": "2.0", "beta-lib": "1.1", "demo": "0.1"})
+def test_clean_environment_passes_with_figures(project, small_db, monkeypatch):
+    make_env(project.path / ".venv", {"alpha-lib": "2.0", "beta-lib": "1.1", "demo": "0.1"})
+    # a relative `python` is the project's own interpreter, whatever the working directory
+    python = ".venv/bin/python"
     configure(project, {"python": python, "database": f"osv:{small_db}"}, ["alpha-lib"])
     got = figures(project)
     assert got["dependencies"] == "2"  # the project itself (demo) is not its own dependency
     assert (got["direct"], got["transitive"], got["unaudited"]) == ("1", "1", "0")
     assert (got["vulnerabilities"], got["mode"]) == ("0", "offline")
     assert got["database_index_cached"] == "0"
-    assert figures(project)["database_index_cached"] == "1"  # warm: the parsed index is reused
+    sub = project.path / "sub"
+    sub.mkdir()
+    monkeypatch.chdir(sub)  # run from elsewhere: `python` is still the project's .venv
+    again = figures(project, str(project.path))
+    assert again["database_index_cached"] == "1"  # warm: the parsed index is reused
+    assert again["dependencies"] == "2"
 
 
 def test_requirements_file_with_pip_compile_annotations(project, small_db):
@@ -173,6 +180,21 @@ def test_requirements_file_with_pip_compile_annotations(project, small_db):
             "*requirements.txt:5*high*PYSEC-9003*gamma-lib 2.0 (transitive, via alpha-lib)*",
         ]
     )
+
+
+def test_pinned_requirements_against_the_pypa_snapshot(project, advisory_db):
+    project.write("requirements.txt", "requests==2.19.0\npip==23.2.1\nrequests==2.32.3\n")
+    options = {"source": "requirements.txt", "database": f"osv:{advisory_db}", "fail_on": "low"}
+    configure(project, options)
+    result = run_gate(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*requirements.txt:1*high*PYSEC-2018-28*requests 2.19.0 (direct)*",
+            "*requirements.txt:2*low*PYSEC-2023-228*pip 23.2.1 (direct)*",
+        ]
+    )
+    assert "requirements.txt:3" not in result.stdout.str()
 
 
 def test_pylock_source(project, small_db):

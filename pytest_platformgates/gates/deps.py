@@ -167,7 +167,7 @@ class DepsGate(Gate):
 
     def check(self, ctx: GateContext) -> Analysis:
         settings = ctx.settings
-        python = settings["python"] or sys.executable
+        python = _interpreter(settings["python"], ctx.root)
         try:
             deps = dependencies.load(
                 settings["source"], ctx.root, python=python, timeout=ctx.timeout
@@ -511,6 +511,16 @@ class _SeverityFetcher:
             data = None
         self.records[ident] = data if isinstance(data, Mapping) else None
         return self.records[ident]
+
+
+def _interpreter(setting: str | None, root: Path) -> str:
+    """The interpreter to list: pytest's own by default; a relative path is the project's."""
+    if setting is None:
+        return sys.executable
+    path = Path(setting).expanduser()
+    if path.is_absolute() or ("/" not in setting and "\\" not in setting):
+        return str(path)  # absolute, or a bare name looked up on PATH
+    return str(root / path)
 
 
 def pip_audit_command() -> list[str]:
