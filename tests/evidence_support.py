@@ -17,6 +17,9 @@ from pytest_platformgates.evidence.provenance import GitState, RunFacts
 from pytest_platformgates.evidence.run import EvidenceRun
 
 DATA = Path(__file__).parent / "data"
+# Options of every inner run. pytester drops modules an inner run imported, so the
+# hypothesis plugin re-imported hypothesis (about 2-4 s) in each run's terminal summary.
+INNER = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 # A project-local plugin (``plugins = ["probe_gates"]``) whose gate reports exactly what
 # probe.json in the project says: findings, problems, figures and artifacts on demand.

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from evidence_support import keypair, probe_project
+from evidence_support import INNER, keypair, probe_project
 
 from pytest_platformgates import cli
 from pytest_platformgates.evidence.statement import PREDICATE_TYPE
@@ -34,7 +34,7 @@ def statement(project):
 
 def test_a_passing_gated_run_leaves_a_bundle_that_verifies(project, capsys):
     probe_project(project, {"figures": {"checked": 3}})
-    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result = project.pytester.runpytest(*INNER)
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
@@ -73,7 +73,7 @@ def test_a_failing_gate_is_in_junit_body_and_properties_and_verify_refuses(proje
             ]
         },
     )
-    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result = project.pytester.runpytest(*INNER)
     result.assert_outcomes(passed=1, failed=1)
     root = ET.parse(project.path / "gate-evidence" / "junit.xml").getroot()
     (case,) = [c for c in root.iter("testcase") if c.get("name") == "probe"]
@@ -93,7 +93,7 @@ def test_a_signed_bundle_verifies_with_the_pinned_key_only(project, tmp_path, mo
     _other, other_public = keypair(tmp_path, "other")
     probe_project(project, {})
     monkeypatch.setenv("PLATFORMGATES_SIGNING_KEY", private.read_text())  # PEM text form
-    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result = project.pytester.runpytest(*INNER)
     result.stdout.fnmatch_lines(["PASSED: 7 files in gate-evidence/ (signed, key *"])
     assert statement(project)["predicate"]["signature"]["signed"] is True
     assert verify(project, "--key", str(public)) == 0
@@ -104,13 +104,13 @@ def test_a_signed_bundle_verifies_with_the_pinned_key_only(project, tmp_path, mo
 def test_an_unusable_signing_key_stops_the_run_before_any_test(project, tmp_path, monkeypatch):
     probe_project(project, {})
     monkeypatch.setenv("PLATFORMGATES_SIGNING_KEY", str(tmp_path / "nowhere.pem"))
-    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result = project.pytester.runpytest(*INNER)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*PLATFORMGATES_SIGNING_KEY: cannot read the key file*"])
     rsa_like = tmp_path / "not-ed25519.pem"
     rsa_like.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
     monkeypatch.setenv("PLATFORMGATES_SIGNING_KEY", str(rsa_like))
-    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result = project.pytester.runpytest(*INNER)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert not (project.path / "gate-evidence").exists()
 
@@ -121,7 +121,7 @@ def test_under_xdist_the_controller_writes_one_bundle_with_every_gate(project):
     for i in range(4):
         project.write(f"test_more_{i}.py", f"def test_{i}():\n    assert True\n")
     project.commit()
-    result = project.pytester.runpytest("-p", "no:cacheprovider", "-n", "2")
+    result = project.pytester.runpytest(*INNER, "-n", "2")
     result.assert_outcomes(passed=7)
     predicate = statement(project)["predicate"]
     assert predicate["verdicts"] == {"lint": "passed", "probe": "passed"}
@@ -132,7 +132,7 @@ def test_under_xdist_the_controller_writes_one_bundle_with_every_gate(project):
 
 def test_the_users_own_junitxml_is_kept_and_copied_in(project):
     probe_project(project, {})
-    result = project.pytester.runpytest("-p", "no:cacheprovider", "--junitxml=reports/j.xml")
+    result = project.pytester.runpytest(*INNER, "--junitxml=reports/j.xml")
     result.assert_outcomes(passed=2)
     own = (project.path / "reports" / "j.xml").read_bytes()
     assert own == (project.path / "gate-evidence" / "junit.xml").read_bytes()
@@ -140,16 +140,16 @@ def test_the_users_own_junitxml_is_kept_and_copied_in(project):
 
 def test_no_bundle_when_the_gates_do_not_run(project):
     probe_project(project, {})
-    project.pytester.runpytest("-p", "no:cacheprovider", "test_ok.py")
-    project.pytester.runpytest("-p", "no:cacheprovider", "--co")
-    project.pytester.runpytest("-p", "no:cacheprovider", "--no-gates")
+    project.pytester.runpytest(*INNER, "test_ok.py")
+    project.pytester.runpytest(*INNER, "--co")
+    project.pytester.runpytest(*INNER, "--no-gates")
     assert not (project.path / "gate-evidence").exists()
     assert not list(project.path.glob(".gate-evidence*"))
 
 
 def test_a_deselected_required_gate_leaves_evidence_that_does_not_verify(project, capsys):
     probe_project(project, {})
-    project.pytester.runpytest("-p", "no:cacheprovider", "--gates", "-k", "test_ok")
+    project.pytester.runpytest(*INNER, "--gates", "-k", "test_ok")
     assert statement(project)["predicate"]["verdicts"] == {"probe": "not run"}
     assert verify(project) == 1
     assert "probe: not run" in capsys.readouterr().out
@@ -158,7 +158,7 @@ def test_a_deselected_required_gate_leaves_evidence_that_does_not_verify(project
 def test_evidence_dir_holding_other_files_is_never_replaced(project):
     probe_project(project, {}, evidence_dir="src")
     project.write("src/app.py", "VALUE = 1\n")
-    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result = project.pytester.runpytest(*INNER)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*holds files that are not evidence (app.py)*"])
     assert (project.path / "src" / "app.py").read_text() == "VALUE = 1\n"
@@ -166,11 +166,11 @@ def test_evidence_dir_holding_other_files_is_never_replaced(project):
 
 def test_a_rerun_replaces_the_bundle_and_leaves_nothing_behind(project):
     probe_project(project, {})
-    project.pytester.runpytest("-p", "no:cacheprovider")
+    project.pytester.runpytest(*INNER)
     first = statement(project)["predicate"]["run"]["started"]
     project.write("probe.json", json.dumps({"figures": {"round": 2}}))
     project.commit()
-    project.pytester.runpytest("-p", "no:cacheprovider")
+    project.pytester.runpytest(*INNER)
     predicate = statement(project)["predicate"]
     assert predicate["gates"][0]["figures"] == {"round": 2}
     assert predicate["run"]["started"] >= first
@@ -182,7 +182,7 @@ def test_a_rerun_replaces_the_bundle_and_leaves_nothing_behind(project):
 def test_a_gates_artifact_is_attested_and_a_bad_name_fails_the_run(project):
     sbom = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []})
     probe_project(project, {"artifacts": {"sbom.cdx.json": sbom}})
-    project.pytester.runpytest("-p", "no:cacheprovider")
+    project.pytester.runpytest(*INNER)
     evidence = project.path / "gate-evidence"
     assert (evidence / "sbom.cdx.json").read_text() == sbom
     stmt = statement(project)
@@ -193,7 +193,7 @@ def test_a_gates_artifact_is_attested_and_a_bad_name_fails_the_run(project):
 
     project.write("probe.json", json.dumps({"artifacts": {"../escape.json": "{}"}}))
     project.commit()
-    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    result = project.pytester.runpytest(*INNER)
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     result.stdout.fnmatch_lines(["*evidence NOT written*'../escape.json'*"])
     assert not (project.path.parent / "escape.json").exists()
@@ -204,7 +204,7 @@ def test_a_dirty_tree_is_recorded_and_refused_by_verify(project, capsys):
     probe_project(project, {})
     project.write("test_ok.py", "def test_ok():\n    assert 1\n")  # uncommitted edit
     project.write("notes.txt", "untracked\n")
-    project.pytester.runpytest("-p", "no:cacheprovider")
+    project.pytester.runpytest(*INNER)
     git = statement(project)["predicate"]["git"]
     assert git["dirty"] is True
     assert git["changed"] == ["test_ok.py"]
@@ -238,9 +238,7 @@ def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeyp
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
     monkeypatch.setenv("GITHUB_RUN_ID", "4242")
     monkeypatch.setenv("GITHUB_TOKEN", token)
-    result = project.pytester.runpytest(
-        "-p", "no:cacheprovider", f"--basetemp={project.path.parent / 'bt'}"
-    )
+    result = project.pytester.runpytest(*INNER, f"--basetemp={project.path.parent / 'bt'}")
     result.assert_outcomes(passed=1, failed=1)
     identity = statement(project)["predicate"]["identity"]
     assert identity["provider"] == "github"

@@ -6,7 +6,7 @@ import json
 
 import jsonschema
 import pytest
-from evidence_support import DATA, finding, make_run, probe_project, record
+from evidence_support import DATA, INNER, finding, make_run, probe_project, record
 
 from pytest_platformgates.evidence import sarif
 
@@ -138,11 +138,11 @@ def test_fingerprints_stay_stable_when_lines_move(project):
     probe_project(project, {}, gates={"lint": {}})
     project.write("pkg/mod.py", "import os\n")
     project.commit()
-    project.pytester.runpytest("-p", "no:cacheprovider")
+    project.pytester.runpytest(*INNER)
     before = json.loads((project.path / "gate-evidence" / "findings.sarif").read_text())
     project.write("pkg/mod.py", '"""Docs."""\n\n\nimport os\n')
     project.commit()
-    project.pytester.runpytest("-p", "no:cacheprovider")
+    project.pytester.runpytest(*INNER)
     after = json.loads((project.path / "gate-evidence" / "findings.sarif").read_text())
     validate(before)
     validate(after)

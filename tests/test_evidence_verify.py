@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
+from pathlib import Path
 
 import pytest
 from evidence_support import finding, git, keypair, make_run, record, write_bundle
@@ -181,15 +181,15 @@ def test_no_bundle_and_a_half_written_bundle_never_verify(tmp_path, monkeypatch)
     # A write that dies between files leaves only the staging directory: nothing to verify.
     files = bundle.compose(run, b"<testsuites/>", None)
     calls = []
-    real_fsync = os.fsync
+    real_write = Path.write_bytes
 
-    def dying_fsync(fd):
-        calls.append(fd)
+    def dying_write(self, data):
+        calls.append(self)
         if len(calls) == 3:
             raise OSError(28, "No space left on device")
-        real_fsync(fd)
+        return real_write(self, data)
 
-    monkeypatch.setattr(os, "fsync", dying_fsync)
+    monkeypatch.setattr(Path, "write_bytes", dying_write)
     with pytest.raises(OSError):
         bundle.write(target, tmp_path, files)
     monkeypatch.undo()

@@ -51,7 +51,8 @@ def render(
         "predicateType": PREDICATE_TYPE,
         "predicate": predicate(run, artifacts, signature),
     }
-    return (json.dumps(statement, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    # No indent: json's C encoder only runs without one; `jq .` reads it for people.
+    return (json.dumps(statement, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def predicate(
