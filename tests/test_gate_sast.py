@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from pytest_platformgates.gate import GateError
+from pytest_platformgates.gates.sast import load_setup
 
 RISKY = """\
 import subprocess
@@ -247,6 +251,7 @@ def test_tool_bandit_plugin_options_are_honoured(project):
         ('skips = ["assert_used"]', ["unknown bandit test 'assert_used'", "write 'B101'"]),
         ('skips = "B101"', ["skips must be a list of strings"]),
         ('tests = ["B101"]\nskips = ["B101"]', ["B101 in both tests and skips"]),
+        ('tests = ["B001"]\nskips = ["B001"]', ["B001 in both tests and skips"]),
         (
             "[tool.bandit.any_other_function_with_shell_equals_true]\nno_shell = []",
             [
@@ -259,20 +264,34 @@ def test_tool_bandit_plugin_options_are_honoured(project):
             ["shell_injection leaves out shell, subprocess", "replaces the whole"],
         ),
         ("[tool.bandit.assert_used]\nskip = []", ["assert_used.skip is not an option"]),
+        ("[tool.bandit]\nassert_used = 3", ["assert_used must be a table"]),
         ('profiles = { a = { include = ["B101"] } }', ["legacy profile configuration"]),
         ('exclude_dirs = [""]', ["an empty exclude entry"]),
+        ("tool.bandit = 3", ["tool.bandit must be a table"]),
     ],
 )
-def test_what_bandit_would_silently_ignore_is_an_error(project, table, needles):
-    if not table.startswith("["):
+def test_what_bandit_would_silently_ignore_is_an_error(tmp_path, table, needles):
+    if not table.startswith(("[", "tool.")):
         table = "[tool.bandit]\n" + table
-    project.configure({"sast": {}}, extra=table + "\n")
-    project.write("ok.py", CLEAN)
+    (tmp_path / "pyproject.toml").write_text(table + "\n")
+    with pytest.raises(GateError) as excinfo:
+        load_setup(tmp_path)
+    for needle in needles:
+        assert needle in str(excinfo.value)
+
+
+def test_a_bandit_config_error_errors_the_gate_item(project):
+    project.configure({"sast": {}}, extra='[tool.bandit]\nskip = ["B101"]\n')
+    project.write("risky.py", RISKY)
     result, _ = _run(project)
     result.assert_outcomes(errors=1)
-    out = _out(result)
-    for needle in needles:
-        assert needle in out, out
+    result.stdout.fnmatch_lines(
+        [
+            "*gate 'sast' could not be evaluated; it does not pass:*",
+            "*pyproject.toml ?tool.bandit?: unknown key 'skip', which bandit would silently "
+            "ignore (did you mean 'skips'?)*",
+        ]
+    )
 
 
 def test_exclude_dirs_matching_only_by_substring_is_an_error(project):
@@ -307,21 +326,43 @@ def test_excluding_every_file_is_an_error(project):
     result.stdout.fnmatch_lines(["*no files to check*"])
 
 
-def test_dot_bandit_ini_is_honoured_and_checked(project):
+def test_dot_bandit_ini_is_honoured(project):
     project.configure({"sast": {}})
     project.write("risky.py", RISKY)
-    project.write(".bandit", "[bandit]\nskips = B602\n")
-    _run(project)[0].assert_outcomes(passed=1)
-
-    project.write(".bandit", "[bandit]\nskips = B101, B602\n")
+    project.write(".bandit", "[bandit]\nskips = B602\ntargets = src\n")
     result, _ = _run(project)
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*unknown bandit test ' B602'*does not strip spaces*"])
+    result.assert_outcomes(passed=1)
 
-    project.write(".bandit", "[bandit]\nskip = B602\n")
-    result, _ = _run(project)
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*.bandit: unknown key 'skip'*did you mean 'skips'*"])
+
+@pytest.mark.parametrize(
+    ("ini", "needle"),
+    [
+        ("[bandit]\nskips = B101, B602\n", "unknown bandit test ' B602'"),
+        (
+            "[bandit]\nskip = B602\n",
+            "unknown key 'skip', which bandit would silently ignore (did you mean 'skips'?)",
+        ),
+        ("[tool.bandit]\nskips = B602\n", ".bandit has no [bandit] section"),
+        ("skips = B602\n", ".bandit cannot be read"),
+        ("[bandit]\nexclude = a,,b\n", "an empty exclude entry"),
+    ],
+)
+def test_dot_bandit_mistakes_are_errors(tmp_path, ini, needle):
+    (tmp_path / ".bandit").write_text(ini)
+    with pytest.raises(GateError, match=re.escape(needle)):
+        load_setup(tmp_path)
+
+
+def test_dot_bandit_exclude_and_configfile_are_read_as_the_cli_reads_them(tmp_path):
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "conf.yaml").write_text("skips: [B101]\n")
+    (tmp_path / ".bandit").write_text("[bandit]\nexclude = ./vendor,gen\nconfigfile = conf.yaml\n")
+    setup = load_setup(tmp_path)
+    assert setup.excludes == ("./vendor/*", "gen")
+    assert setup.skips == ("B101",)
+    assert setup.excluded_by("vendor/x.py") == "./vendor/*"
+    assert setup.excluded_by("src/gen/x.py") == "gen"
+    assert setup.excluded_by("src/x.py") is None
 
 
 def test_a_yaml_config_named_by_the_config_option(project):
@@ -330,10 +371,23 @@ def test_a_yaml_config_named_by_the_config_option(project):
     project.write("risky.py", RISKY)
     _run(project)[0].assert_outcomes(passed=1)
 
-    project.configure({"sast": {"config": "missing.yaml"}})
-    result, _ = _run(project)
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*bandit config file missing.yaml does not exist*"])
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("missing.yaml", None, "bandit config file missing.yaml does not exist"),
+        ("bandit.cfg", "skips: []", "name it .yaml, .yml or .toml"),
+        ("bandit.yaml", "- B101", "must hold a mapping of options"),
+        ("bandit.yaml", "skips: [B101", "cannot be read"),
+        ("other.toml", "[tool.other]\n", "has no [tool.bandit] table"),
+        ("bandit.yaml", "skips: [B1O1]", "unknown bandit test 'B1O1'"),
+    ],
+)
+def test_config_option_mistakes_are_errors(tmp_path, name, content, needle):
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(GateError, match=re.escape(needle)):
+        load_setup(tmp_path, name)
 
 
 # -- bandit failing ----------------------------------------------------------------------------

@@ -350,7 +350,8 @@ def load_setup(root: Path, config_option: str = "") -> BanditSetup:
         skips += _ini_list(ini, "skips")
         for entry in _ini_list(ini, "exclude"):
             # As the CLI does with -x: a directory becomes "dir/*", relative to the cwd.
-            excludes.append(os.path.join(entry, "*") if (root / entry).is_dir() else entry)
+            is_dir = bool(entry) and (root / entry).is_dir()
+            excludes.append(os.path.join(entry, "*") if is_dir else entry)
     for key, ids in (("tests", tests), ("skips", skips)):
         for test_id in ids:
             _check_test_id(test_id, f"{where}: {key}", manager)
@@ -734,8 +735,7 @@ def _nosec_finding(
         line=comment.line,
         message="`nosec` without test ids silences every bandit test on this line, "
         "including tests added later",
-        hint="name what it suppresses, e.g. `# nosec B603`, with the reason after "
-        "another `#`",
+        hint="name what it suppresses, e.g. `# nosec B603`, with the reason after another `#`",
     )
 
 
