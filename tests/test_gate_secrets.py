@@ -7,7 +7,10 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from secrets_support import PASSWORD, Secrets, detect_secrets_cli
+from secrets_support import LEAN, PASSWORD, Secrets, detect_secrets_cli
+
+from pytest_platformgates.gate import GateError
+from pytest_platformgates.gates.secrets import parse_baseline
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\0" * 32
 
@@ -35,7 +38,7 @@ def _notes(node):
 
 
 def run(project, *args):
-    result = project.pytester.runpytest("--gates-only", "--junitxml=junit.xml", *args)
+    result = project.pytester.runpytest("--gates-only", "--junitxml=junit.xml", *LEAN, *args)
     root = ET.parse(project.path / "junit.xml").getroot()
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
     return result, props
@@ -204,29 +207,72 @@ def test_the_baseline_file_itself_is_not_scanned(secrets_project):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("{not json", "not JSON"),
-        ("[]", "not a JSON object"),
-        ('{"version": "1.5.0", "results": {}}', "`plugins_used` is missing or empty"),
+        (b"{not json", "not JSON"),
+        (b"\xff\xfe{}", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"results": {}}', "no `version` string"),
+        (b'{"version": "1.5.0", "results": {}}', "`plugins_used` is missing or empty"),
         (
-            '{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], '
-            '"results": {"a.py": [{"type": "AWS Access Key"}]}}',
+            b'{"version": "1.5.0", "plugins_used": [{"limit": 3}], "results": {}}',
+            "every entry of `plugins_used` needs a `name`",
+        ),
+        (
+            b'{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], '
+            b'"filters_used": [{}], "results": {}}',
+            "every entry of `filters_used` needs a `path`",
+        ),
+        (
+            b'{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}]}',
+            "no `results` object",
+        ),
+        (
+            b'{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], '
+            b'"results": {"a.py": [{"type": "AWS Access Key"}]}}',
             "needs `type` and `hashed_secret` strings",
         ),
         (
-            '{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], '
-            '"results": {"a.py": [{"type": "x", "hashed_secret": "y", "is_secret": "no"}]}}',
+            b'{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], '
+            b'"results": {"a.py": [{"type": "x", "hashed_secret": "y", "is_secret": "no"}]}}',
             "is_secret must be true, false or absent",
         ),
     ],
 )
-def test_a_malformed_baseline_is_an_error(secrets_project, content, expected):
-    secrets_project.write(".secrets.baseline", content)
+def test_malformed_baselines_are_refused_with_the_reason(content, expected):
+    with pytest.raises(GateError) as excinfo:
+        parse_baseline(content, ".secrets.baseline")
+    message = str(excinfo.value)
+    assert "the baseline .secrets.baseline is not a valid detect-secrets baseline" in message
+    assert expected in message
+    assert "regenerate it with `detect-secrets scan --baseline .secrets.baseline`" in message
+
+
+def test_an_old_baseline_is_upgraded_as_detect_secrets_does():
+    old = {
+        "version": "0.14.3",
+        "exclude": {"files": "^fixtures/", "lines": None},
+        "plugins_used": [
+            {"name": "AWSKeyDetector"},
+            {"name": "Base64HighEntropyString", "base64_limit": 4.5},
+        ],
+        "results": {"a.py": [{"type": "AWS Access Key", "hashed_secret": "ab" * 20}]},
+    }
+    config, known = parse_baseline(json.dumps(old).encode(), ".secrets.baseline")
+    assert {"name": "Base64HighEntropyString", "limit": 4.5} in config["plugins_used"]
+    assert {
+        "path": "detect_secrets.filters.regex.should_exclude_file",
+        "pattern": ["^fixtures/"],
+    } in config["filters_used"]
+    assert known == {("a.py", "AWS Access Key", "ab" * 20): None}
+
+
+def test_a_malformed_baseline_errors_the_gate(secrets_project):
+    secrets_project.write(".secrets.baseline", "{not json")
     result, _ = run(secrets_project)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
             "*gate 'secrets' could not be evaluated*",
-            f"*the baseline .secrets.baseline is not a valid detect-secrets baseline: *{expected}*",
+            "*the baseline .secrets.baseline is not a valid detect-secrets baseline: not JSON*",
         ]
     )
 
