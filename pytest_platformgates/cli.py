@@ -1,7 +1,8 @@
 """The ``platformgates`` command: inspect the gates and the effective configuration.
 
 The gates themselves run inside ``pytest``; this command answers "which gates are
-there, what can I set, and what does my project's configuration amount to?".
+there, what can I set, and what does my project's configuration amount to?", and
+``verify`` answers "does this evidence bundle prove that this commit passed?".
 """
 
 from __future__ import annotations
