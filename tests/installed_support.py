@@ -66,5 +66,11 @@ def run_gate(root: Path, name: str) -> Analysis:
     raw = read_table(source)
     gates = collect_gates(create_plugin_manager(), raw)
     settings = build_settings(root, source, raw, gates)
-    ctx = GateContext(settings.gates[name], settings, Inventory.scan(root))
+    inventory = Inventory.scan(
+        root,
+        paths=settings.paths,
+        exclude=settings.exclude,
+        max_file_size=settings.max_file_size,
+    )
+    ctx = GateContext(settings.gates[name], settings, inventory)
     return gates[name].check(ctx)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from installed_support import run_gate
 
 from conftest import gates_toml
-from pytest_platformgates.config import build_settings, read_table
-from pytest_platformgates.gate import GateContext
-from pytest_platformgates.inventory import Inventory
-from pytest_platformgates.manager import collect_gates, create_plugin_manager
 from pytest_platformgates.model import Analysis
 
 SHA = "a" * 64
@@ -19,12 +16,7 @@ BUILD = '\n[build-system]\nrequires = ["hatchling==1.27.0"]\nbuild-backend = "ha
 def analyse(project, **options) -> Analysis:
     """Run the gate's check on the project as the plugin would (real files, real settings)."""
     project.configure({"pinning": options}, extra=BUILD)
-    source = project.path / "pyproject.toml"
-    raw = read_table(source)
-    gates = collect_gates(create_plugin_manager(), raw)
-    settings = build_settings(project.path, source, raw, gates)
-    inventory = Inventory.scan(project.path)
-    return gates["pinning"].check(GateContext(settings.gates["pinning"], settings, inventory))
+    return run_gate(project.path, "pinning")
 
 
 def found(analysis: Analysis) -> set[tuple[str, int, str]]:
@@ -253,3 +245,14 @@ def test_absolute_file_patterns_are_a_usage_error(project):
     result = project.pytester.runpytest("--gates-only")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*gates.pinning.files*must be relative*"])
+
+
+def test_build_inputs_left_out_of_scope_are_named(project):
+    project.configure({"pinning": {}}, extra=BUILD, paths=["src"])
+    project.write("src/requirements.txt", "flask==2.0.1\n")
+    project.write("requirements.txt", "flask\n")
+    analysis = run_gate(project.path, "pinning")
+    assert found(analysis) == set()
+    assert "outside `paths`/`exclude` or ignored by git: requirements.txt" in " ".join(
+        analysis.notes
+    )

@@ -145,6 +145,18 @@ class PinningGate(Gate):
             )
         if problems:
             return Analysis(problems=tuple(problems))
+        # Build inputs beside pyproject.toml that `paths`/`exclude` leave out: say so.
+        unchecked = sorted(
+            p.name
+            for p in ctx.root.iterdir()
+            if patterns
+            and p.is_file()
+            and matcher.match(p.name)
+            and p.name not in inventory.by_path
+        )
+        if unchecked:
+            listed = ", ".join(unchecked)
+            ctx.notes.append(f"not checked, outside `paths`/`exclude` or ignored by git: {listed}")
 
         checker = _Checker(
             root=ctx.root,

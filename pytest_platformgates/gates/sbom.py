@@ -21,6 +21,7 @@ import hashlib
 import json
 import sys
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,7 +47,7 @@ else:  # pragma: no cover
 
 ARTIFACT = "sbom.cdx.json"
 CACHE_FILE = "sbom-document.json"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 REQUIREMENTS = ("version", "purl", "license")
 ROOT_REF = "root-component"
 
@@ -97,12 +98,12 @@ class SbomGate(Gate):
         cache_path = ctx.cache.directory / CACHE_FILE if ctx.cache is not None else None
         cached = _load(cache_path, key, notes) if cache_path is not None else None
         if cached is not None:
-            document, findings, figures = cached
+            document, findings, figures, said = cached
             document = _refresh(document)
             figures = {**figures, "cached": 1}
         else:
             components = [_component(d) for d in env.distributions]
-            document = _generate(root, components, _graph(env))
+            document, said = _generate(root, components, _graph(env))
             findings = _requirements(json.loads(document), settings["require"], settings)
             figures = {
                 "components": len(components),
@@ -110,10 +111,11 @@ class SbomGate(Gate):
                 "with_license": sum(1 for c in components if c.licenses),
             }
             if cache_path is not None:
-                note = _save(cache_path, key, document, findings, figures)
+                note = _save(cache_path, key, document, findings, figures, said)
                 if note:
                     notes.append(note)
             figures = {**figures, "cached": 0}
+        notes.extend(said)
         return Analysis(
             findings=tuple(findings),
             figures=figures,
@@ -253,81 +255,31 @@ def _generate(
     root: Mapping[str, str | None],
     components: Sequence[ComponentData],
     graph: Mapping[str, Sequence[str]],
-) -> str:
-    """Build, serialise and validate the SBOM; :class:`GateError` unless it is valid."""
+) -> tuple[str, list[str]]:
+    """Build, serialise and validate the SBOM; :class:`GateError` unless it is valid.
+
+    Returns the document and what cyclonedx-python-lib warned about, as notes (its
+    warnings must neither vanish nor, under ``-W error``, crash the gate).
+    """
     try:
         from cyclonedx.exception import MissingOptionalDependencyException
-        from cyclonedx.model.bom import Bom, BomMetaData
-        from cyclonedx.model.component import Component, ComponentType
-        from cyclonedx.model.license import (
-            DisjunctiveLicense,
-            LicenseAcknowledgement,
-            LicenseExpression,
-        )
-        from cyclonedx.model.tool import ToolRepository
-        from cyclonedx.output.json import JsonV1Dot6
         from cyclonedx.schema import SchemaVersion
-        from cyclonedx.spdx import is_supported_id
         from cyclonedx.validation.json import JsonStrictValidator
-        from packageurl import PackageURL
     except ImportError as exc:
         raise GateError(f"cyclonedx-python-lib cannot be imported: {exc}") from None
 
-    declared = LicenseAcknowledgement.DECLARED
-
-    def licence(kind: str, value: str) -> Any:
-        if kind == "id" and is_supported_id(value):
-            return DisjunctiveLicense(id=value, acknowledgement=declared)
-        if kind in ("id", "expression"):
-            return LicenseExpression(value, acknowledgement=declared)
-        return DisjunctiveLicense(name=value, acknowledgement=declared)
-
+    caught: list[warnings.WarningMessage] = []
     try:
-        root_version = root["version"]
-        root_component = Component(
-            name=str(root["name"]),
-            version=root_version,
-            type=ComponentType.APPLICATION,
-            bom_ref=ROOT_REF,
-            purl=PackageURL(
-                type="pypi", name=canonicalize_name(str(root["name"])), version=root_version
-            )
-            if root_version
-            else None,
-        )
-        tools = ToolRepository(
-            components=[
-                Component(name="pytest-platformgates", version=__version__),
-                Component(name="cyclonedx-python-lib", version=_lib_version()),
-            ]
-        )
-        bom = Bom(metadata=BomMetaData(component=root_component, tools=tools))
-        made = {}
-        for c in components:
-            made[c.ref] = Component(
-                name=c.name,
-                version=c.version,
-                type=ComponentType.LIBRARY,
-                bom_ref=c.ref,
-                purl=PackageURL(type="pypi", name=c.key, version=c.version),
-                licenses=[licence(kind, value) for kind, value in c.licenses],
-            )
-            bom.components.add(made[c.ref])
-        if len(bom.components) != len(components):
-            raise GateError(
-                f"the SBOM holds {len(bom.components)} components for {len(components)} "
-                "installed distributions; two of them could not be told apart"
-            )
-        everything = {ROOT_REF: root_component, **made}
-        for ref, children in graph.items():
-            bom.register_dependency(everything[ref], [everything[c] for c in children])
-        document = JsonV1Dot6(bom).output_as_string(indent=2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            document = _build(root, components, graph)
     except GateError:
         raise
     except Exception as exc:
         raise GateError(
             f"cyclonedx-python-lib could not generate the SBOM: {type(exc).__name__}: {exc}"
         ) from None
+    said = list(dict.fromkeys(f"cyclonedx-python-lib: {w.message}" for w in caught))
     try:
         errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(document, all_errors=True)
     except MissingOptionalDependencyException as exc:
@@ -343,7 +295,75 @@ def _generate(
             "it is not kept as evidence",
             details,
         )
-    return document
+    return document, said
+
+
+def _build(
+    root: Mapping[str, str | None],
+    components: Sequence[ComponentData],
+    graph: Mapping[str, Sequence[str]],
+) -> str:
+    """The BOM as cyclonedx-python-lib builds and serialises it (imported only here)."""
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.license import (
+        DisjunctiveLicense,
+        LicenseAcknowledgement,
+        LicenseExpression,
+    )
+    from cyclonedx.model.tool import ToolRepository
+    from cyclonedx.output.json import JsonV1Dot6
+    from cyclonedx.spdx import is_supported_id
+    from packageurl import PackageURL
+
+    declared = LicenseAcknowledgement.DECLARED
+
+    def licence(kind: str, value: str) -> Any:
+        if kind == "id" and is_supported_id(value):
+            return DisjunctiveLicense(id=value, acknowledgement=declared)
+        if kind in ("id", "expression"):
+            return LicenseExpression(value, acknowledgement=declared)
+        return DisjunctiveLicense(name=value, acknowledgement=declared)
+
+    root_version = root["version"]
+    root_component = Component(
+        name=str(root["name"]),
+        version=root_version,
+        type=ComponentType.APPLICATION,
+        bom_ref=ROOT_REF,
+        purl=PackageURL(
+            type="pypi", name=canonicalize_name(str(root["name"])), version=root_version
+        )
+        if root_version
+        else None,
+    )
+    tools = ToolRepository(
+        components=[
+            Component(name="pytest-platformgates", version=__version__),
+            Component(name="cyclonedx-python-lib", version=_lib_version()),
+        ]
+    )
+    bom = Bom(metadata=BomMetaData(component=root_component, tools=tools))
+    made = {}
+    for c in components:
+        made[c.ref] = Component(
+            name=c.name,
+            version=c.version,
+            type=ComponentType.LIBRARY,
+            bom_ref=c.ref,
+            purl=PackageURL(type="pypi", name=c.key, version=c.version),
+            licenses=[licence(kind, value) for kind, value in c.licenses],
+        )
+        bom.components.add(made[c.ref])
+    if len(bom.components) != len(components):
+        raise GateError(
+            f"the SBOM holds {len(bom.components)} components for {len(components)} "
+            "installed distributions; two of them could not be told apart"
+        )
+    everything = {ROOT_REF: root_component, **made}
+    for ref, children in graph.items():
+        bom.register_dependency(everything[ref], [everything[c] for c in children])
+    return str(JsonV1Dot6(bom).output_as_string(indent=2))
 
 
 def _requirements(bom: Mapping[str, Any], require: Sequence[str], settings: Any) -> list[Finding]:
@@ -387,14 +407,14 @@ def _refresh(document: str) -> str:
     return json.dumps(data, indent=2)
 
 
-def _checksum(key: str, document: str, findings: list[dict[str, Any]], figures: Any) -> str:
-    payload = json.dumps([key, document, findings, figures], sort_keys=True)
+def _checksum(key: str, document: str, findings: Any, figures: Any, notes: Any) -> str:
+    payload = json.dumps([key, document, findings, figures, notes], sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _load(
     path: Path, key: str, notes: list[str]
-) -> tuple[str, list[Finding], dict[str, Any]] | None:
+) -> tuple[str, list[Finding], dict[str, Any], list[str]] | None:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -406,18 +426,24 @@ def _load(
         doc = json.loads(raw)
         if doc.get("format") != CACHE_FORMAT or doc.get("key") != key:
             return None  # another environment or version: regenerate quietly
-        if doc["checksum"] != _checksum(key, doc["sbom"], doc["findings"], doc["figures"]):
+        expected = _checksum(key, doc["sbom"], doc["findings"], doc["figures"], doc["notes"])
+        if doc["checksum"] != expected:
             raise ValueError("checksum mismatch")
         findings = [Finding.from_dict(f) for f in doc["findings"]]
         json.loads(doc["sbom"])
-        return str(doc["sbom"]), findings, dict(doc["figures"])
+        return str(doc["sbom"]), findings, dict(doc["figures"]), [str(n) for n in doc["notes"]]
     except Exception as exc:  # any corruption: never trust it
         notes.append(f"SBOM cache {path} is corrupt ({type(exc).__name__}: {exc}); regenerated")
         return None
 
 
 def _save(
-    path: Path, key: str, document: str, findings: list[Finding], figures: dict[str, Any]
+    path: Path,
+    key: str,
+    document: str,
+    findings: list[Finding],
+    figures: dict[str, Any],
+    notes: list[str],
 ) -> str | None:
     plain = [f.to_dict() for f in findings]
     doc = {
@@ -426,7 +452,8 @@ def _save(
         "sbom": document,
         "findings": plain,
         "figures": figures,
-        "checksum": _checksum(key, document, plain, figures),
+        "notes": notes,
+        "checksum": _checksum(key, document, plain, figures, notes),
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
