@@ -39,7 +39,7 @@ class GateRunner:
                 self._inventory = Inventory.scan(
                     self.settings.root,
                     paths=self.settings.paths,
-                    exclude=self.settings.exclude,
+                    exclude=[*self.settings.exclude, *_own_output(self.settings)],
                     max_file_size=self.settings.max_file_size,
                 )
             return self._inventory
@@ -73,3 +73,14 @@ class GateRunner:
         return GateResult.judge(
             name, analysis, gate_settings.fail_on, duration=time.perf_counter() - start
         )
+
+
+def _own_output(settings: Settings) -> list[str]:
+    """The evidence bundle and its staging siblings: our own output is never a gate's input."""
+    try:
+        rel = settings.evidence_dir.relative_to(settings.root).as_posix()
+    except ValueError:
+        return []
+    parent, _, name = rel.rpartition("/")
+    prefix = f"/{parent}/" if parent else "/"
+    return [f"/{rel}", f"{prefix}.{name}.partial-*", f"{prefix}.{name}.old-*"]

@@ -35,6 +35,7 @@ class Probe(Gate):
 
     def check(self, ctx):
         data = json.loads((ctx.root / "probe.json").read_text(encoding="utf-8"))
+        in_scope = [f.path for f in ctx.inventory.files]
         findings = tuple(
             Finding(
                 gate="probe",
@@ -51,7 +52,10 @@ class Probe(Gate):
         return Analysis(
             findings=findings,
             problems=tuple(data.get("problems", [])),
-            figures=data.get("figures", {}),
+            figures={
+                **data.get("figures", {}),
+                "evidence_in_scope": sum("evidence" in p for p in in_scope),
+            },
             tool_versions={"probe": "1.0"},
             artifacts=data.get("artifacts", {}),
         )

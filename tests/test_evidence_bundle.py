@@ -172,11 +172,22 @@ def test_a_rerun_replaces_the_bundle_and_leaves_nothing_behind(project):
     project.commit()
     project.pytester.runpytest(*INNER)
     predicate = statement(project)["predicate"]
-    assert predicate["gates"][0]["figures"] == {"round": 2}
+    assert predicate["gates"][0]["figures"] == {"round": 2, "evidence_in_scope": 0}
     assert predicate["run"]["started"] >= first
     assert sorted(p.name for p in project.path.iterdir() if "evidence" in p.name) == [
         "gate-evidence"
     ]
+
+
+def test_the_bundle_is_never_an_input_of_the_next_runs_gates(project):
+    probe_project(project, {})
+    project.write(".gitignore", "__pycache__/\n")  # the bundle is not ignored by git
+    project.commit()
+    project.pytester.runpytest(*INNER)
+    (project.path / ".gate-evidence.partial-1").mkdir()
+    (project.path / ".gate-evidence.partial-1" / "junit.xml").write_text("<x/>")
+    project.pytester.runpytest(*INNER)
+    assert statement(project)["predicate"]["gates"][0]["figures"]["evidence_in_scope"] == 0
 
 
 def test_a_gates_artifact_is_attested_and_a_bad_name_fails_the_run(project):
