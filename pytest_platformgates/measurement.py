@@ -120,16 +120,20 @@ class Measurement:
     def _start(self, branch: bool | None) -> None:
         # From the project root, as `coverage run` would be: the config file is found
         # there and relative paths in it (source, omit) resolve against it.
-        # Configuration warnings are judged by the gate, which reads the same file.
         try:
-            with _cwd(self.root), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with _cwd(self.root), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 cov = Coverage(data_file=None, config_file=True, branch=branch)
                 setattr(cov, _OURS, True)
                 cov.start()
         except CoverageException as exc:
             self.problems.append(f"coverage could not start: {exc}")
             return
+        # Coverage only warns about a typo in its configuration ("fail_undr"), and a file
+        # holding nothing but typos is not read at all: the gate must not judge with it.
+        self.problems.extend(
+            config_problem(str(w.message)) for w in caught if is_config_typo(str(w.message))
+        )
         self.cov = cov
         self.own = True
 
@@ -150,6 +154,14 @@ class Measurement:
             warnings.simplefilter("ignore")  # "no data collected" is judged by the gate
             data = self.cov.get_data()
         return data, coverage_options(self.cov)
+
+
+def is_config_typo(message: str) -> bool:
+    return message.startswith("Unrecognized option")
+
+
+def config_problem(message: str) -> str:
+    return f"coverage configuration: {message}; fix or remove the option"
 
 
 def coverage_options(cov: Coverage) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from ..config import ConfigError, Option
 from ..gate import Gate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile, glob_to_regex
-from ..measurement import SessionCoverage
+from ..measurement import SessionCoverage, config_problem, is_config_typo
 from ..model import Analysis, Finding, Severity, fingerprint
 
 WORST_LISTED = 5
@@ -144,11 +144,8 @@ class CoverageGate(Gate):
         text = "not evaluated: partial run: " + "; ".join(session.partial)
         mode = ctx.settings["partial_run"]
         if mode == "skip":
-            # A skip, not a verdict: the item is reported as not evaluated, never passed,
-            # and the skip points at the configuration rather than at this line.
-            raise pytest.skip.Exception(
-                f"{text} (the coverage gate judges whole-suite runs)", _use_item_location=True
-            )
+            # A skip, not a verdict: the item is reported as not evaluated, never passed.
+            pytest.skip(f"{text} (the coverage gate judges whole-suite runs)")
         if mode == "error":
             raise GateError(text, 'run the whole suite, or set partial_run = "skip"')
         ctx.notes.append(f'{text}; judged anyway because partial_run = "evaluate"')
@@ -266,11 +263,9 @@ class Judgement:
             raise GateError(f"coverage cannot read its configuration or data: {exc}") from None
         # Coverage only warns about a typo in its configuration ("fail_undr"); a typo must
         # never quietly change what is measured or required.
-        for w in caught:
-            if "Unrecognized option" in str(w.message):
-                self.problems.append(
-                    f"coverage configuration: {w.message}; fix or remove the option"
-                )
+        self.problems.extend(
+            config_problem(str(w.message)) for w in caught if is_config_typo(str(w.message))
+        )
         return analyser
 
     def _select(self, options: Mapping[str, Any]) -> list[InventoryFile]:
