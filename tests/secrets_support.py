@@ -115,3 +115,146 @@ def cli_findings(report: dict[str, Any]) -> set[tuple[str, int, str]]:
         for path, entries in report["results"].items()
         for entry in entries
     }
+
+
+# -- generated trees for the parity checks ----------------------------------------------
+
+#: Pieces of lines that exercise detect-secrets' plugins, filters and their edges:
+#: keywords in several spellings (including letters a regex folds to ASCII), quotes,
+#: assignments, pragmas, comment styles, templating, and characters around line ends.
+KEYWORD_SPELLINGS = (
+    PASSWORD,
+    PASSWORD.upper(),
+    "pa\u017fsword",  # long s: a case-insensitive regex reads it as "s"
+    "\u212aey",  # Kelvin sign: read as "k"
+    "api_" + "key",
+    "db_pass",
+    "contrase\u00f1a",
+    "se" + "cret",
+    "private-key",
+    "S\u0130GNING_se" + "cret",  # dotted capital I
+)
+CONNECTORS = (" = ", "=", ": ", ":=", " => ", " == ", "(", " ", '"]: ', "!=")
+DECOR = (
+    "",
+    " ",
+    "\t",
+    "  # pragma: allowlist secret",
+    " // pragma: allowlist secret",
+    " <!-- pragma: whitelist secret -->",
+    ",",
+    ";",
+    ")",
+    "  ",
+    " # id",
+    " \u00e9t\u00e9",
+)
+
+
+def tricky_line(s: Secrets) -> str:
+    """One line: a secret-ish value in one of many settings, or plain noise."""
+    rng = s.rng
+    kind = rng.randrange(13)
+    quote = rng.choice(['"', "'", "`", ""])
+    if kind == 0:
+        value = s.password(rng.randrange(3, 20)).value
+    elif kind == 1:
+        value = s.base64_string(rng.randrange(18, 44)).value
+    elif kind == 2:
+        value = s.hex_string(rng.randrange(6, 40)).value
+    elif kind == 3:
+        value = s.aws_key().value
+    elif kind == 4:
+        value = s.jwt().value
+    elif kind == 5:
+        value = rng.choice(["${TOKEN}", "<secret>", "{value}", "$ENV_VAR", "get_secret()"])
+    elif kind == 6:
+        value = "https://user:" + s.password(10).value + "@example.com/path"
+    elif kind == 7:
+        value = rng.choice(["AAAAAAAAAAAAAAAAAAAAAAAA", "0123456789abcdef0123", "*******"])
+    elif kind == 8:
+        value = s.github_token().value
+    elif kind == 10:
+        # All-distinct strings around the length where entropy can first pass each
+        # high-entropy plugin's limit (2**3 for hex, 2**4.5 for base64).
+        alphabet, sizes = rng.choice([(HEX + "ABCDEF", (7, 8, 9, 10)), (B64 + "-_=", (21, 22, 23))])
+        value = "".join(rng.sample(alphabet, rng.choice(sizes)))
+    elif kind == 9:
+        return rng.choice(
+            [
+                "-----" + "BEGIN " + "EC PRIVATE KEY-----",
+                "# pragma: allowlist nextline secret",
+                "",
+                "x = 1",
+                "    return value  ",
+                "\u2603 snow",
+            ]
+        )
+    else:
+        value = s.chars(ALNUM + "+/=-_.", rng.randrange(1, 50))
+    keyword = rng.choice(KEYWORD_SPELLINGS) if rng.random() < 0.7 else rng.choice(["id", "name"])
+    prefix = rng.choice(["", "    ", "export ", "const ", "self.", '{"', "- "])
+    return (
+        prefix
+        + keyword
+        + rng.choice(CONNECTORS)
+        + quote
+        + value
+        + quote
+        + rng.choice(DECOR)
+        + rng.choice(["", "", " ", "\t"])
+    )
+
+
+#: File names covering detect-secrets' file types (keyword regexes differ per type).
+PARITY_NAMES = (
+    "app/settings.py",
+    "app/types.pyi",
+    "web/main.js",
+    "svc/main.go",
+    "svc/Main.java",
+    "native/lib.c",
+    "native/lib.cpp",
+    "native/App.cs",
+    "ios/App.m",
+    "infra/main.tf",
+    "deploy/values.yaml",
+    "deploy/other.yml",
+    "conf/app.ini",
+    "conf/site.cfg",
+    "conf/server.conf",
+    "conf/app.properties",
+    "conf/tool.toml",
+    "notes/readme.md",
+    "notes/todo.txt",
+    ".env",
+    "Dockerfile",
+    "scripts/run.sh",
+    "data/records.json",
+    "templates/page.html",
+    "config.example",
+)
+
+
+def tricky_tree(root: Path, seed: int, files: int = 40) -> list[str]:
+    """Write a tree of tricky files under ``root``; return their relative paths."""
+    s = Secrets(seed)
+    written = []
+    for i in range(files):
+        name = PARITY_NAMES[i % len(PARITY_NAMES)]
+        if i >= len(PARITY_NAMES):
+            stem, dot, ext = name.rpartition(".")
+            name = f"{stem}_{i}.{ext}" if dot and "/" not in ext else f"{name}_{i}"
+        lines = [tricky_line(s) for _ in range(s.rng.randrange(1, 30))]
+        if name.endswith((".yaml", ".yml")):
+            lines = ["root:"] + [f"  k{j}: {line!r}" for j, line in enumerate(lines)]
+        elif name.endswith((".ini", ".cfg", ".conf")) and s.rng.random() < 0.7:
+            lines = ["[section]"] + [f"k{j} = {line}" for j, line in enumerate(lines)]
+        if s.rng.random() < 0.2 and len(lines) > 2:
+            lines.insert(s.rng.randrange(len(lines)), lines[0])  # a secret seen twice
+        newline = "\r\n" if s.rng.random() < 0.2 else "\n"
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes((newline.join(lines) + newline).encode("utf-8"))
+        written.append(name)
+    return written
