@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 from pytest_platformgates.cache import ResultCache
@@ -56,7 +57,10 @@ def fetch(name: str) -> Path:
     return target
 
 
-def bandit_cli(root: Path) -> tuple[float, set[tuple[str, int, str, str, str]]]:
+Found = Counter  # (file, line, test id, severity, confidence) -> how many
+
+
+def bandit_cli(root: Path) -> tuple[float, Found]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         start = time.perf_counter()
         proc = subprocess.run(
@@ -70,7 +74,7 @@ def bandit_cli(root: Path) -> tuple[float, set[tuple[str, int, str, str, str]]]:
         if proc.returncode not in (0, 1):
             raise SystemExit(f"bandit failed: {proc.stderr}")
         report = json.loads(Path(out.name).read_text())
-    found = {
+    found = Counter(
         (
             r["filename"].removeprefix("./"),
             r["line_number"],
@@ -79,11 +83,14 @@ def bandit_cli(root: Path) -> tuple[float, set[tuple[str, int, str, str, str]]]:
             r["issue_confidence"].lower(),
         )
         for r in report["results"]
-    }
-    return elapsed, found
+    )
+    unparsed = Counter(
+        (e["filename"].removeprefix("./"), 0, "unparseable", "", "") for e in report["errors"]
+    )
+    return elapsed, found + unparsed
 
 
-def gate_run(root: Path, cache: ResultCache) -> tuple[float, set[tuple[str, int, str, str, str]]]:
+def gate_run(root: Path, cache: ResultCache) -> tuple[float, Found]:
     gate = SastGate()
     start = time.perf_counter()
     settings = build_settings(root, root / "pyproject.toml", {}, {"sast": gate})
@@ -95,7 +102,7 @@ def gate_run(root: Path, cache: ResultCache) -> tuple[float, set[tuple[str, int,
     elapsed = time.perf_counter() - start
     if analysis.problems:
         raise SystemExit(f"the gate could not judge: {analysis.problems}")
-    found = {
+    found = Counter(
         (
             f.path,
             f.line,
@@ -104,16 +111,19 @@ def gate_run(root: Path, cache: ResultCache) -> tuple[float, set[tuple[str, int,
             CONFIDENCE.search(f.hint).group(1),  # type: ignore[union-attr]
         )
         for f in analysis.findings
-        if f.rule.startswith("B")
-    }
-    return elapsed, found
+        if re.fullmatch(r"B\d+", f.rule)
+    )
+    unparsed = Counter(
+        (f.path, 0, f.rule, "", "") for f in analysis.findings if f.rule == "unparseable"
+    )
+    return elapsed, found + unparsed
 
 
 def bench(name: str, repeat: int) -> None:
     root = fetch(name)
     files = sum(1 for _ in root.rglob("*.py"))
     cli_times, cold_times, warm_times = [], [], []
-    cli_found = gate_found = set()
+    cli_found = gate_found = Counter()
     for _ in range(repeat):
         elapsed, cli_found = bandit_cli(root)
         cli_times.append(elapsed)
@@ -127,15 +137,20 @@ def bench(name: str, repeat: int) -> None:
                 raise SystemExit("warm run findings differ from cold run findings")
     cli, cold, warm = min(cli_times), min(cold_times), min(warm_times)
     identical = cli_found == gate_found
-    print(f"corpus {name}: {files} Python files, {len(cli_found)} bandit findings")
-    print(f"  bandit -r (CLI)   {cli:7.2f} s")
-    print(f"  gate cold         {cold:7.2f} s   {cli / cold:5.2f}x faster than the CLI")
+    print(f"corpus {name}: {files} Python files, {cli_found.total()} bandit findings")
+    shown = ", ".join(f"{t:.2f}" for t in cli_times)
+    print(f"  bandit -r (CLI)   {cli:7.2f} s   (runs: {shown})")
+    shown = ", ".join(f"{t:.2f}" for t in cold_times)
+    print(
+        f"  gate cold         {cold:7.2f} s   {cli / cold:5.2f}x faster than the CLI"
+        f" (runs: {shown})"
+    )
     print(f"  gate warm         {warm:7.2f} s   {cli / warm:5.1f}x faster than the CLI")
     print(f"  findings identical: {'yes' if identical else 'NO'}")
     if not identical:
-        for extra in sorted(gate_found - cli_found)[:10]:
+        for extra in sorted((gate_found - cli_found).elements())[:10]:
             print(f"    only the gate: {extra}")
-        for missing in sorted(cli_found - gate_found)[:10]:
+        for missing in sorted((cli_found - gate_found).elements())[:10]:
             print(f"    only the CLI:  {missing}")
         raise SystemExit(1)
 

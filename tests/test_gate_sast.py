@@ -366,6 +366,27 @@ def test_dot_bandit_exclude_and_configfile_are_read_as_the_cli_reads_them(tmp_pa
     assert setup.excluded_by("src/x.py") is None
 
 
+def test_a_dot_bandit_below_the_root_is_an_error(project):
+    project.configure({"sast": {}})
+    project.write("pkg/risky.py", RISKY)
+    project.write("pkg/.bandit", "[bandit]\nskips = B602\n")
+    result, _ = _run(project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*pkg/.bandit: only a .bandit at the project root is read*"])
+
+
+def test_tool_bandit_include_selects_the_files(project):
+    # Matched against "./bin/deploy", as under `bandit -r .`: "bin/*" would match nothing.
+    extra = '[tool.bandit]\ninclude = ["*.py", "*/bin/*"]\n'
+    project.configure({"sast": {}}, extra=extra)
+    project.write("bin/deploy", RISKY)
+    project.write("notes.txt", RISKY)
+    result, props = _run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*bin/deploy:5:5*high*B602*"])
+    assert props["gate.figure.files_checked"] == "1"
+
+
 def test_a_yaml_config_named_by_the_config_option(project):
     project.configure({"sast": {"config": "bandit.yaml"}})
     project.write("bandit.yaml", "skips: [B602]\n")

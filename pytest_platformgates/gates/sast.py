@@ -128,6 +128,10 @@ class BanditSetup:
             default=sorted,
         )
 
+    def included(self, path: str) -> bool:
+        """Whether an ``include`` glob matches, as bandit matches it under ``bandit -r .``."""
+        return any(fnmatch.fnmatch("./" + path, glob) for glob in self.include)
+
     def excluded_by(self, path: str) -> str | None:
         """The exclusion that drops ``path``, matched as bandit matches it under ``bandit -r .``."""
         candidate = "./" + path
@@ -197,11 +201,18 @@ class SastGate(FileGate):
         setup = self._setup
         if setup is None:  # the registered instance: only the default globs are known
             return super().selects(file)
-        if not any(fnmatch.fnmatch(file.path, g) for g in setup.include):
-            return False
-        return setup.excluded_by(file.path) is None
+        return setup.included(file.path) and setup.excluded_by(file.path) is None
 
     def check(self, ctx: GateContext) -> Analysis:
+        nested = [
+            f.path for f in ctx.inventory.files if f.name == ".bandit" and f.path != ".bandit"
+        ]
+        if nested:
+            # `bandit -r .` would pick such a file up as the project's settings.
+            raise GateError(
+                f"{nested[0]}: only a .bandit at the project root is read by the gate; "
+                "move its settings to the root .bandit or to [tool.bandit]"
+            )
         setup = load_setup(ctx.root, ctx.settings["config"])
         ctx.notes.extend(setup.notes)
         bound = copy.copy(self)  # the registered gate stays stateless across sessions
@@ -549,7 +560,7 @@ def _excluded_files(setup: BanditSetup, ctx: GateContext) -> list[str]:
     """
     excluded = []
     for f in ctx.inventory.files:
-        if not any(fnmatch.fnmatch(f.path, g) for g in setup.include):
+        if not setup.included(f.path):
             continue
         entry = setup.excluded_by(f.path)
         if entry is None:
