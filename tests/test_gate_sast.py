@@ -422,7 +422,23 @@ def test_bandit_crashing_on_a_file_is_an_error(project):
     result, _ = _run(project)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*could not be evaluated*", "*bandit could not analyse deep.py: exception while scanning*"]
+        [
+            "*could not be evaluated*",
+            "*bandit could not analyse deep.py: exception while scanning file "
+            "(`bandit --debug deep.py` shows the traceback)*",
+        ]
+    )
+
+
+def test_a_bandit_test_crashing_is_an_error_not_a_silent_pass(project):
+    # Bandit logs the crash, carries on, and that test reports nothing for the file.
+    extra = "[tool.bandit.assert_used]\nskips = 3\n"
+    project.configure({"sast": {"fail_on": "low"}}, extra=extra)
+    project.write("check.py", "assert ready\n")
+    result, _ = _run(project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*bandit reported an internal error: Bandit internal error running: assert_used*"]
     )
 
 

@@ -27,7 +27,7 @@ import tokenize
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,10 @@ INI_IGNORED = {
     "debug": "",
     "quiet": "",
 }
+
+SYNTAX_ERROR = "syntax error while parsing AST from file"  # bandit's reason for skipping
+#: Bandit's log lines that accompany a file it skipped.
+SKIP_MESSAGES = ("Exception occurred when executing tests against", 'Run "bandit --debug')
 
 DEFAULT_INCLUDE = ("*.py", "*.pyw")  # bandit's own default without a config file
 MIN_BYTES_PER_PROCESS = 100_000  # below this, a second process costs more than it saves
@@ -225,11 +229,10 @@ class SastGate(FileGate):
             )
         base = FileGate.check(bound, ctx)
         findings, figures = _nosec_audit(bound, ctx)
-        return Analysis(
+        return replace(
+            base,
             findings=base.findings + tuple(findings),
-            problems=base.problems,
             figures={**base.figures, "files_excluded_by_bandit": len(excluded), **figures},
-            tool_versions=base.tool_versions,
             notes=tuple(ctx.notes),
         )
 
@@ -276,18 +279,26 @@ class SastGate(FileGate):
             for path, reason in report["skipped"]:
                 path = _relative(path)
                 accounted.add(path)
-                if reason == "syntax error while parsing AST from file":
+                if reason == SYNTAX_ERROR:
                     findings.append(_unparseable(self.name, path, reason))
                 else:
-                    problems.append(f"bandit could not analyse {path}: {reason}")
+                    problems.append(
+                        f"bandit could not analyse {path}: {reason} "
+                        f"(`bandit --debug {path}` shows the traceback)"
+                    )
             for issue in report["issues"]:
-                if RANKING.index(issue["confidence"]) < floor:
+                confidence = issue["confidence"]
+                rank = RANKING.index(confidence) if confidence in RANKING else 0
+                if rank < floor:
                     below += 1
                     continue
                 findings.append(_finding(self.name, issue))
             for level, message in report["records"]:
+                if message.startswith(SKIP_MESSAGES):
+                    continue  # the skipped file is reported above
                 if level >= logging.ERROR:
-                    problems.append(f"bandit reported an internal error: {message}")
+                    lines = message.strip().splitlines()
+                    problems.append(f"bandit reported an internal error: {lines[0]}")
                 elif message.startswith("nosec encountered"):
                     stale.append(message)
         missing = sorted({f.path for f in files} - accounted)
