@@ -209,7 +209,9 @@ def test_a_failed_rewrite_leaves_the_previous_bundle_intact(tmp_path, monkeypatc
     assert not failures(target, expect(run))
 
 
-def test_the_command_line_checks_head_and_the_project_policy(project, tmp_path, capsys):
+def test_the_command_line_checks_head_and_the_project_policy(
+    project, tmp_path, capsys, monkeypatch
+):
     project.write("pyproject.toml", "[tool.platformgates]\n[tool.platformgates.gates.lint]\n")
     project.write(".gitignore", "gate-evidence/\n")
     commit = project.commit()
@@ -240,6 +242,11 @@ def test_the_command_line_checks_head_and_the_project_policy(project, tmp_path, 
     assert cli.main([*argv, "--commit", commit]) == 1
     assert "another policy" in capsys.readouterr().out
 
+    _private, public = keypair(tmp_path)
+    monkeypatch.setenv("PLATFORMGATES_VERIFY_KEY", public.read_text().replace("\n", "\\n"))
+    assert cli.main([*argv, "--commit", commit]) == 1  # unsigned, but a key was pinned
+    assert "the envelope is not signed" in capsys.readouterr().out
+    monkeypatch.delenv("PLATFORMGATES_VERIFY_KEY")
     assert cli.main([*argv, "--key", str(tmp_path / "missing.pem")]) == 2
     assert "cannot read the key file" in capsys.readouterr().err
     shutil.rmtree(target)

@@ -66,6 +66,8 @@ class Signer:
 def _pem(value: str, what: str) -> tuple[bytes, str]:
     value = value.strip()
     if value.startswith("-----BEGIN"):
+        if "\n" not in value:  # a CI secret stored on one line, newlines escaped
+            value = value.replace("\\n", "\n")
         return value.encode("ascii", "replace"), f"{what} (PEM text)"
     path = Path(os.path.expanduser(value))
     try:
