@@ -87,6 +87,7 @@ def test_clean_code_passes(project):
     result.assert_outcomes(passed=1)
     assert props["gate.figure.files_checked"] == "1"
     assert props["gate.figure.nosec_comments"] == "0"
+    assert props["gate.figure.bandit_config"] == "bandit's defaults"
 
 
 def test_confidence_filters_findings_out_entirely(project):
@@ -331,8 +332,9 @@ def test_dot_bandit_ini_is_honoured(project):
     project.configure({"sast": {}})
     project.write("risky.py", RISKY)
     project.write(".bandit", "[bandit]\nskips = B602\ntargets = src\n")
-    result, _ = _run(project)
+    result, props = _run(project)
     result.assert_outcomes(passed=1)
+    assert props["gate.figure.bandit_config"] == ".bandit"
 
 
 @pytest.mark.parametrize(
@@ -444,7 +446,7 @@ def test_a_bandit_test_crashing_is_an_error_not_a_silent_pass(project):
 
 def test_bandit_running_out_of_time_is_an_error(project):
     project.configure({"sast": {"timeout": 1}})
-    entries = ",\n".join(f"    'key{i}': ('{i}', {i}, [{i}, {i}])" for i in range(40000))
+    entries = ",\n".join(f"    'key{i}': ('{i}', {i}, [{i}, {i}])" for i in range(60000))
     project.write("big.py", "TABLE = {\n" + entries + "\n}\n")
     result, _ = _run(project)
     result.assert_outcomes(errors=1)

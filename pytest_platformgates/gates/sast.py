@@ -129,7 +129,7 @@ class BanditSetup:
                 "include": self.include,
             },
             sort_keys=True,
-            default=sorted,
+            default=str,  # YAML may hold dates and the like; any stable text will do
         )
 
     def included(self, path: str) -> bool:
@@ -232,7 +232,12 @@ class SastGate(FileGate):
         return replace(
             base,
             findings=base.findings + tuple(findings),
-            figures={**base.figures, "files_excluded_by_bandit": len(excluded), **figures},
+            figures={
+                **base.figures,
+                "bandit_config": ", ".join(setup.sources) or "bandit's defaults",
+                "files_excluded_by_bandit": len(excluded),
+                **figures,
+            },
             notes=tuple(ctx.notes),
         )
 
@@ -367,16 +372,18 @@ def load_setup(root: Path, config_option: str = "") -> BanditSetup:
     tests = list(config.get("tests") or [])
     skips = list(config.get("skips") or [])
     excludes = list(config.get("exclude_dirs") or [])
+    checks = [(where, "tests", tests), (where, "skips", skips)]
     if ini:
+        checks += [(".bandit", k, _ini_list(ini, k)) for k in ("tests", "skips")]
         tests += _ini_list(ini, "tests")
         skips += _ini_list(ini, "skips")
         for entry in _ini_list(ini, "exclude"):
             # As the CLI does with -x: a directory becomes "dir/*", relative to the cwd.
             is_dir = bool(entry) and (root / entry).is_dir()
             excludes.append(os.path.join(entry, "*") if is_dir else entry)
-    for key, ids in (("tests", tests), ("skips", skips)):
+    for source, key, ids in checks:
         for test_id in ids:
-            _check_test_id(test_id, f"{where}: {key}", manager)
+            _check_test_id(test_id, f"{source}: {key}", manager)
     both = sorted(set(tests) & set(skips))
     if both:
         raise GateError(f"bandit configuration lists {', '.join(both)} in both tests and skips")
