@@ -145,6 +145,13 @@ GLOBAL: tuple[Option, ...] = (
     ),
     Option("evidence_dir", "str", "gate-evidence", "Where the evidence bundle is written."),
     Option(
+        "signing_key",
+        "str",
+        "env:PLATFORMGATES_SIGNING_KEY",
+        "Where the Ed25519 key that signs the evidence comes from: env:NAME (a variable "
+        "holding the PEM text or a path) or file:PATH (outside the project). Unset: unsigned.",
+    ),
+    Option(
         "max_file_size",
         "int",
         10 * 1024 * 1024,

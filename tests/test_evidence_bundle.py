@@ -116,6 +116,35 @@ def test_an_unusable_signing_key_stops_the_run_before_any_test(project, tmp_path
     assert not (project.path / "gate-evidence").exists()
 
 
+def test_the_configuration_names_where_the_key_comes_from(project, tmp_path, monkeypatch):
+    private, public = keypair(tmp_path)
+    probe_project(project, {}, signing_key="env:TEAM_EVIDENCE_KEY")
+    monkeypatch.setenv("TEAM_EVIDENCE_KEY", str(private))  # a path this time
+    project.pytester.runpytest(*INNER).stdout.fnmatch_lines(["PASSED: *(signed, key *"])
+    assert verify(project, "--key", str(public)) == 0
+    monkeypatch.delenv("TEAM_EVIDENCE_KEY")
+    project.pytester.runpytest(*INNER).stdout.fnmatch_lines(
+        ["*UNSIGNED: no signing key: TEAM_EVIDENCE_KEY is not set*"]
+    )
+    probe_project(project, {}, signing_key=f"file:{private}")
+    project.pytester.runpytest(*INNER).stdout.fnmatch_lines(["PASSED: *(signed, key *"])
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("file:keys/evidence.pem", "*inside the project, where a private key could be committed*"),
+        ("file:/nonexistent/evidence.pem", "*cannot read the key file*"),
+        ("vault:evidence", "*write env:NAME*or file:PATH*"),
+    ],
+)
+def test_a_key_setting_that_cannot_work_is_a_usage_error(project, spec, message):
+    probe_project(project, {}, signing_key=spec)
+    result = project.pytester.runpytest(*INNER)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
 def test_under_xdist_the_controller_writes_one_bundle_with_every_gate(project):
     probe_project(project, {}, gates={"lint": {}})
     project.write("pkg/mod.py", "X = 1\n")

@@ -58,7 +58,12 @@ def artifacts(run: EvidenceRun) -> dict[str, tuple[str, str]]:
     return out
 
 
-def compose(run: EvidenceRun, junit: bytes | None, signer: dsse.Signer | None) -> dict[str, bytes]:
+def compose(
+    run: EvidenceRun,
+    junit: bytes | None,
+    signer: dsse.Signer | None,
+    unsigned_reason: str = f"no signing key: {dsse.KEY_VARIABLE} is not set",
+) -> dict[str, bytes]:
     """Every file of the bundle, by name."""
     provided = artifacts(run)
     files: dict[str, bytes] = {}
@@ -71,10 +76,7 @@ def compose(run: EvidenceRun, junit: bytes | None, signer: dsse.Signer | None) -
     files[HTML] = html.render(run, {name: text for name, (_gate, text) in provided.items()})
     signature: dict[str, Any]
     if signer is None:
-        signature = {
-            "signed": False,
-            "reason": f"no signing key: {dsse.KEY_VARIABLE} is not set",
-        }
+        signature = {"signed": False, "reason": unsigned_reason}
     else:
         signature = {
             "signed": True,

@@ -1,9 +1,10 @@
 """``evidence.intoto.jsonl``: the statement in a DSSE envelope, signed with Ed25519.
 
 DSSE signs ``PAE(payloadType, payload)`` (the pre-authentication encoding), so the
-signature binds the type as well as the bytes. The private key comes from the
-environment (``PLATFORMGATES_SIGNING_KEY``: PEM text, or the path of a PEM file),
-never from configuration that is committed. Without a key the envelope carries no
+signature binds the type as well as the bytes. The configuration names where the
+private key comes from (``signing_key``, default ``env:PLATFORMGATES_SIGNING_KEY``: a
+variable holding PEM text or a path, or ``file:PATH`` outside the project); the key
+itself is never in committed configuration. Without a key the envelope carries no
 signature and the statement says so; ``platformgates verify`` refuses such a bundle
 in CI. A key that is set but unusable is an error, never a silent unsigned bundle.
 """
@@ -77,12 +78,40 @@ def _pem(value: str, what: str) -> tuple[bytes, str]:
 
 
 def signer_from_environment(environ: Mapping[str, str] | None = None) -> Signer | None:
-    """The signing key named by the environment; None when no key is configured."""
-    env = os.environ if environ is None else environ
-    value = env.get(KEY_VARIABLE, "")
-    if not value.strip():
-        return None
-    data, source = _pem(value, KEY_VARIABLE)
+    """The key in ``PLATFORMGATES_SIGNING_KEY``; None when it is not set."""
+    return signer_from_setting(f"env:{KEY_VARIABLE}", Path.cwd(), environ)
+
+
+def signer_from_setting(
+    spec: str, root: Path, environ: Mapping[str, str] | None = None
+) -> Signer | None:
+    """The key the ``signing_key`` setting names; None when its variable is not set.
+
+    ``env:NAME``: the variable holds PEM text or a path; unset or empty means unsigned.
+    ``file:PATH``: a PEM file outside the project (a key inside it could be committed);
+    a named file that is missing is an error, never an unsigned bundle.
+    """
+    kind, _, name = spec.partition(":")
+    if kind == "env" and name:
+        env = os.environ if environ is None else environ
+        value = env.get(name, "")
+        if not value.strip():
+            return None
+        data, source = _pem(value, name)
+    elif kind == "file" and name:
+        path = Path(os.path.expanduser(name))
+        path = path if path.is_absolute() else root / path
+        if path.resolve().is_relative_to(root.resolve()):
+            raise SigningKeyError(
+                f"signing_key = {spec!r} is inside the project, where a private key could "
+                "be committed; keep it outside (e.g. in the CI runner's temp directory)"
+            )
+        data, source = _pem(str(path), "signing_key")
+    else:
+        raise SigningKeyError(
+            f"signing_key = {spec!r}: write env:NAME (a variable holding the key or its "
+            "path) or file:PATH"
+        )
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
@@ -95,6 +124,11 @@ def signer_from_environment(environ: Mapping[str, str] | None = None) -> Signer 
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{source}: the key is {type(key).__name__}, not Ed25519")
     return Signer(key, source)
+
+
+def unsigned_reason(spec: str) -> str:
+    kind, _, name = spec.partition(":")
+    return f"no signing key: {name} is not set" if kind == "env" else f"no signing key ({spec})"
 
 
 def load_public_key(value: str) -> Ed25519PublicKey:

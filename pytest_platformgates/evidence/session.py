@@ -64,8 +64,10 @@ class EvidenceSession:
         self.started = _now()
         self.git: Any = None
         self.outcome = ""
+        # Read defensively: the option is the core's, and a plugin test may build Settings.
+        self.key_spec = str(settings.values.get("signing_key", f"env:{dsse.KEY_VARIABLE}"))
         try:
-            self.signer = dsse.signer_from_environment()
+            self.signer = dsse.signer_from_setting(self.key_spec, settings.root)
             bundle.check_target(self.target, settings.root)
         except (dsse.SigningKeyError, bundle.EvidenceError) as exc:
             raise pytest.UsageError(f"platformgates evidence: {exc}") from None
@@ -128,7 +130,7 @@ class EvidenceSession:
             return None
 
     def _publish(self, exit_status: int) -> str:
-        from . import bundle, provenance
+        from . import bundle, dsse, provenance
         from .run import EvidenceRun
 
         notes: list[str] = []
@@ -154,7 +156,7 @@ class EvidenceSession:
             notes=tuple(notes),
         )
         run = EvidenceRun.build(self.results, self.settings, facts)
-        files = bundle.compose(run, junit_xml, self.signer)
+        files = bundle.compose(run, junit_xml, self.signer, dsse.unsigned_reason(self.key_spec))
         bundle.write(self.target, self.settings.root, files)
         if self.own_junit:
             junit.relocate(self.config, str(self.target / bundle.JUNIT))
@@ -165,6 +167,6 @@ class EvidenceSession:
         signed = (
             f"signed, key {self.signer.keyid[:16]}"
             if self.signer
-            else "UNSIGNED (set PLATFORMGATES_SIGNING_KEY to sign)"
+            else f"UNSIGNED: {dsse.unsigned_reason(self.key_spec)}"
         )
         return f"{run.verdict.upper()}: {len(files)} files in {shown}/ ({signed})"

@@ -205,8 +205,9 @@ def _signature(
         message = f"the bundle is not signed ({claimed.get('reason', 'no key')})"
         if expect.require_signature:
             report.failures.append(
-                f"{message}; in CI evidence must be signed: set {dsse.KEY_VARIABLE} in the "
-                "gated run and pass --key PUB here (or --allow-unsigned to accept it anyway)"
+                f"{message}; in CI evidence must be signed: give the gated run its key "
+                f"(signing_key, by default ${dsse.KEY_VARIABLE}) and pass --key PUB here "
+                "(or --allow-unsigned to accept it anyway)"
             )
         else:
             report.warnings.append(message)
