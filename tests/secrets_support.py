@@ -86,7 +86,7 @@ class Secrets:
 LEAN = ("-p", "no:hypothesispytest", "-p", "no:pytest_cov", "-p", "no:xdist")
 
 #: The keyword detect-secrets looks for, never written whole in this file's source.
-PASSWORD = "pass" + "word"
+KEYWORD = "pass" + "word"
 
 
 def detect_secrets_cli(args: Sequence[str], cwd: Path) -> dict[str, Any]:
@@ -123,8 +123,8 @@ def cli_findings(report: dict[str, Any]) -> set[tuple[str, int, str]]:
 #: keywords in several spellings (including letters a regex folds to ASCII), quotes,
 #: assignments, pragmas, comment styles, templating, and characters around line ends.
 KEYWORD_SPELLINGS = (
-    PASSWORD,
-    PASSWORD.upper(),
+    KEYWORD,
+    KEYWORD.upper(),
     "pa\u017fsword",  # long s: a case-insensitive regex reads it as "s"
     "\u212aey",  # Kelvin sign: read as "k"
     "api_" + "key",

@@ -7,7 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from secrets_support import LEAN, PASSWORD, Secrets, detect_secrets_cli
+from secrets_support import KEYWORD, LEAN, Secrets, detect_secrets_cli
 
 from pytest_platformgates.gate import GateError
 from pytest_platformgates.gates.secrets import parse_baseline
@@ -65,7 +65,7 @@ def test_planted_secrets_fail_whatever_fail_on_says(secrets_project):
     secrets_project.configure({"secrets": {"fail_on": "critical"}}, fail_on="critical")
     secrets_project.write(".env", f"AWS_ACCESS_KEY_ID={aws.value}\n")
     secrets_project.write("deploy/config.yaml", f"ci:\n  token: {token.value}\n")
-    secrets_project.write("app/settings.py", f'DEBUG = False\n{PASSWORD} = "{pwd.value}"\n')
+    secrets_project.write("app/settings.py", f'DEBUG = False\n{KEYWORD} = "{pwd.value}"\n')
     result, props = run(secrets_project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -319,7 +319,7 @@ def test_binary_files_with_non_text_names_are_skipped_others_are_critical(secret
     secrets_project.write("static/logo.png", PNG)
     secrets_project.write("locale/de/django.mo", b"\xde\x12\x04\x95\0\0\0\0binary")
     secrets_project.write("app/blob.py", b"x = 1\0\0\0")
-    secrets_project.write("config/prod.env", "PASSWORD=gr\xfc\xdfe\n".encode("latin-1"))
+    secrets_project.write("config/prod.env", "KEYWORD=gr\xfc\xdfe\n".encode("latin-1"))
     result, props = run(secrets_project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines_random(

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from secrets_support import LEAN, PASSWORD, Secrets
+from secrets_support import KEYWORD, LEAN, Secrets
 
 REPORT_OPTIONS = (
     "-vv",
@@ -34,7 +34,7 @@ def test_secret_values_appear_in_no_output_and_no_file(project):
     pem, pem_secret = s.private_key_lines()
     planted_files = {
         ".env": f"AWS_ACCESS_KEY_ID={aws.value}\n",
-        "config/db.ini": f"[db]\nhost = localhost\n{PASSWORD} = {pwd.value}\n",
+        "config/db.ini": f"[db]\nhost = localhost\n{KEYWORD} = {pwd.value}\n",
         "deploy/values.yaml": f"auth:\n  token: {token.value}\n  jwt: {jwt.value}\n",
         "app/settings.py": f'STRIPE = "{stripe.value}"\nSIGNING = "{b64.value}"\n',
         "app/ids.json": json.dumps({"checksum": hexed.value, "aws": aws2.value}),

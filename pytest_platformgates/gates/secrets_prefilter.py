@@ -7,8 +7,8 @@ skipped without changing any result (filters only ever remove candidates). This
 module finds, per plugin, the lines its regexes match, working on the whole file at
 C speed, by one of three means, each exact or a superset of the truth:
 
-1. A plugin regex that requires one of a few literal strings (``password``,
-   ``BEGIN RSA PRIVATE KEY``) is searched for those strings over the whole text;
+1. A plugin regex that requires one of a few literal strings (a keyword, the
+   header of a private key) is searched for those strings over the whole text;
    only lines holding one are then searched with the regex itself.
 2. A regex whose matching cannot depend on what lies beyond a line's ends is run
    once over the newline-joined text in MULTILINE mode (see
