@@ -129,10 +129,10 @@ def test_inline_allowlist_pragmas_work_as_in_detect_secrets(secrets_project):
 # -- the baseline ---------------------------------------------------------------------
 
 
-def make_baseline(project, *files, extra=()):
+def make_baseline(project, *files, extra=(), name=".secrets.baseline"):
     """A baseline written by the real CLI, as `detect-secrets scan > .secrets.baseline`."""
     report = detect_secrets_cli(["scan", *extra, *files], project.path)
-    project.write(".secrets.baseline", json.dumps(report, indent=2))
+    project.write(name, json.dumps(report, indent=2))
     return report
 
 
@@ -202,6 +202,19 @@ def test_the_baseline_file_itself_is_not_scanned(secrets_project):
     make_baseline(secrets_project, "app/keys.py")
     result, _ = run(secrets_project)
     result.assert_outcomes(passed=1)  # its hashed_secret values look like hex secrets
+
+
+def test_a_baseline_named_in_the_settings_is_used_and_not_scanned(secrets_project):
+    s = Secrets()
+    secrets_project.write("app/keys.py", f'K = "{s.aws_key().value}"\n')
+    make_baseline(secrets_project, "app/keys.py", name="security/secrets.json")
+    secrets_project.configure({"secrets": {"baseline": "security/secrets.json"}})
+    result, props = run(secrets_project)
+    result.assert_outcomes(passed=1)  # scanned, its hashed secrets would look like hex ones
+    assert props["gate.figure.secrets_baselined"] == "1"
+    assert "security/secrets.json (detect-secrets filter is_baseline_file)" in notes(
+        secrets_project
+    )
 
 
 @pytest.mark.parametrize(

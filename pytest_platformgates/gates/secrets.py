@@ -9,7 +9,7 @@ calls vendor APIs, is always off. A secret the baseline records is accepted unle
 
 Speed without changing a result: detect-secrets dispatches every line to every plugin
 in Python. The workers first ask, per plugin and over the whole file at C speed,
-which lines *could* yield a candidate (see :func:`candidate_lines`), and hand only
+which lines *could* yield a candidate (see :mod:`.secrets_prefilter`), and hand only
 those lines to detect-secrets' own per-line code. Filters only ever remove
 candidates, so skipping a line no plugin can match cannot change the outcome.
 
@@ -20,6 +20,7 @@ detect-secrets' ``hashed_secret``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
@@ -98,8 +99,14 @@ class SecretsGate(FileGate):
 
     def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
         """The baseline and any custom plugin or filter it loads: editing one rescans."""
-        plan = load_plan(ctx)
-        return plan.digests
+        return self._plan(ctx).digests
+
+    def _plan(self, ctx: GateContext) -> Plan:
+        # One reading of the baseline per check: the cache key and the judgement must
+        # come from the same version of it.
+        if id(ctx) not in self._plans:
+            self._plans[id(ctx)] = load_plan(ctx)
+        return self._plans[id(ctx)]
 
     def unscannable(self, file: InventoryFile) -> Finding | None:
         """Binary files with an extension detect-secrets deems non-text are skipped knowingly.
@@ -126,8 +133,14 @@ class SecretsGate(FileGate):
             "with [tool.platformgates] exclude if it holds no secrets",
         )
 
+    def __init__(self) -> None:
+        self._plans: dict[int, Plan] = {}
+
     def check(self, ctx: GateContext) -> Analysis:
-        analysis = super().check(ctx)
+        try:
+            analysis = super().check(ctx)
+        finally:
+            self._plans.pop(id(ctx), None)
         binary = [
             f.path
             for f in ctx.inventory.files
@@ -149,12 +162,13 @@ class SecretsGate(FileGate):
     # -- scanning -------------------------------------------------------------------
 
     def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
-        plan = load_plan(ctx)
+        plan = self._plan(ctx)
         shards = split(files, _process_count(ctx.settings["processes"]))
         request = {
             "protocol": PROTOCOL,
             "config": plan.config,
-            "baseline": plan.baseline_path,
+            # detect-secrets compares file base names with the name it is given.
+            "baseline": Path(plan.baseline_path).name if plan.baseline_path else None,
             "filename_heuristics": bool(ctx.settings["filename_heuristics"]),
         }
         with concurrent.futures.ThreadPoolExecutor(len(shards)) as pool:
@@ -381,6 +395,9 @@ def split(files: Sequence[InventoryFile], processes: int) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class Reply:
+    """A worker's account of its files: each one has secrets (maybe none), or was skipped
+    by a detect-secrets filter, or could not be read."""
+
     secrets: Mapping[str, list[Secret]]
     skipped: Mapping[str, str]
     unread: Sequence[str]
@@ -487,21 +504,25 @@ class _LogCollector(logging.Handler):
 
 
 def serve(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Scan the request's files under the request's settings; the reply holds no secret."""
     from detect_secrets.settings import default_settings, get_plugins, transient_settings
 
     collector = _LogCollector()
     log = logging.getLogger("detect-secrets")
     log.handlers = [collector]
-    log.setLevel(logging.WARNING)
+    log.setLevel(logging.WARNING)  # its INFO and DEBUG messages quote secrets
     log.propagate = False
 
     config = request.get("config")
     context = default_settings() if config is None else transient_settings(dict(config))
-    try:
-        settings = context.__enter__()
-    except Exception as exc:
-        raise SetupError(f"{type(exc).__name__}: {exc}") from None
-    try:
+    with contextlib.ExitStack() as stack:
+        # Whatever custom plugin code prints must not corrupt the reply, nor be kept.
+        devnull = stack.enter_context(open(os.devnull, "w"))
+        stack.enter_context(contextlib.redirect_stdout(devnull))
+        try:
+            settings = stack.enter_context(context)
+        except Exception as exc:
+            raise SetupError(f"{type(exc).__name__}: {exc}") from None
         _adjust(settings, request.get("baseline"), bool(request["filename_heuristics"]))
         try:
             plugins = get_plugins()
@@ -544,8 +565,6 @@ def serve(request: Mapping[str, Any]) -> dict[str, Any]:
             "problems": problems,
             "stats": {"lines": scanner.lines, "lines_dispatched": scanner.dispatched},
         }
-    finally:
-        context.__exit__(None, None, None)
 
 
 def _adjust(settings: Any, baseline: str | None, filename_heuristics: bool) -> None:
