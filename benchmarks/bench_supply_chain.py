@@ -239,6 +239,7 @@ def main() -> None:
         print()
         lic_project = make_project(tmpdir / "lic", "licenses", f'python = "{python}"')
         cold_and_warm(lic_project, args.runs, "licenses gate")
+        print("  (the project declares nothing, so unknown licences count as direct: may fail)")
 
         print()
         reqs = django_requirements()
