@@ -114,10 +114,15 @@ class Measurement:
             return measurement
         measurement = cls(root, "platformgates")
         branch = table.get("branch", 0)
-        measurement._start(branch=True if isinstance(branch, (int, float)) and branch else None)
+        omit = table.get("omit")
+        if not isinstance(omit, list) or not all(isinstance(p, str) for p in omit):
+            omit = _default_omit()  # a wrong value is the core's usage error to report
+        measurement._start(
+            branch=True if isinstance(branch, (int, float)) and branch else None, omit=omit
+        )
         return measurement
 
-    def _start(self, branch: bool | None) -> None:
+    def _start(self, branch: bool | None, omit: list[str]) -> None:
         # From the project root, as `coverage run` would be: the config file is found
         # there and relative paths in it (source, omit) resolve against it.
         try:
@@ -125,6 +130,11 @@ class Measurement:
                 warnings.simplefilter("always")
                 cov = Coverage(data_file=None, config_file=True, branch=branch)
                 setattr(cov, _OURS, True)
+                # What the gate leaves out (tests) need not be traced: added to coverage's
+                # own omit, each as the path itself or anything below it.
+                extra = [os.path.join(self.root, p.strip("/")) for p in omit]
+                extra += [os.path.join(x, "**") for x in extra if not x.endswith("**")]
+                cov.set_option("run:omit", [*(cov.get_option("run:omit") or []), *extra])
                 cov.start()
         except CoverageException as exc:
             self.problems.append(f"coverage could not start: {exc}")
@@ -172,6 +182,12 @@ def coverage_options(cov: Coverage) -> dict[str, Any]:
         except CoverageException:
             options[name] = None  # an option this coverage version does not have
     return options
+
+
+def _default_omit() -> list[str]:
+    from .gates.coverage import DEFAULT_OMIT  # imported late: the gate imports this module
+
+    return list(DEFAULT_OMIT)
 
 
 def _gate_table(raw: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

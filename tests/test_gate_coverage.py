@@ -6,6 +6,7 @@ conftests are imported, and an outer session's tracer must not be involved.
 
 from __future__ import annotations
 
+import json
 import sys
 import xml.etree.ElementTree as ET
 
@@ -81,6 +82,12 @@ def test_threshold_met_passes_with_figures_in_junit(project):
     assert props["gate.figure.line_threshold"] == "70"
     assert props["gate.figure.measured_by"] == "platformgates"
     assert props["gate.tool.coverage"]
+    # per-file figures for the evidence bundle's report, in coverage.py's JSON shape
+    report = json.loads((project.path / "gate-evidence" / "coverage.json").read_text())
+    calc = report["files"]["pkg/calc.py"]
+    assert calc["missing_lines"] == [15, 16]
+    assert calc["summary"]["percent_covered_display"] == "80"
+    assert report["totals"]["num_statements"] == 10
 
 
 def test_threshold_missed_fails_with_the_figure_and_the_worst_files(project):
@@ -417,6 +424,23 @@ def test_xdist_failure_reads_as_without_xdist(project):
     result = run(project, "-n", "2", "-k", "test_add or coverage")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*not evaluated: partial run: 1 test(s) deselected*"])
+
+
+def test_a_crashed_worker_loses_data_so_the_run_is_partial(project):
+    pytest.importorskip("xdist")
+    write_project(project, {"line": 0})
+    project.write("tests/test_crash.py", "import os\n\n\ndef test_crash():\n    os._exit(1)\n")
+    project.commit()
+    result = run(project, "-n", "2")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*not evaluated: partial run: *worker gw? crashed*"])
+
+
+def test_without_the_measurement_hooks_the_gate_errors(project):
+    write_project(project, {"line": 0})
+    result = run(project, "-p", "no:pytest_platformgates.measurement")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*coverage was not measured in this session*"])
 
 
 def test_pytest_cov_data_is_used_when_pytest_cov_measures(project):

@@ -37,6 +37,7 @@ from ..measurement import SessionCoverage, config_problem, is_config_typo
 from ..model import Analysis, Finding, Severity, fingerprint
 
 WORST_LISTED = 5
+REPORT_ARTIFACT = "coverage.json"  # read by the HTML report of the evidence bundle
 RANGES_LISTED = 12
 
 DEFAULT_OMIT = ["tests/**", "test/**", "**/conftest.py", "**/test_*.py", "**/*_test.py"]
@@ -235,10 +236,10 @@ class Judgement:
             self._new_code(measured, precision)
         if self.settings["ratchet"]:
             self._ratchet(recorded, precision)
-        self._notes(measured, precision)
-        return self._analysis()
+        self._note_never_imported(measured)
+        return self._analysis({REPORT_ARTIFACT: self._report(measured, precision)})
 
-    def _analysis(self) -> Analysis:
+    def _analysis(self, artifacts: Mapping[str, str] | None = None) -> Analysis:
         self.figures["measured_by"] = self.session.origin
         if self.session.processes > 1:
             self.figures["processes"] = self.session.processes
@@ -248,6 +249,7 @@ class Judgement:
             figures=self.figures,
             tool_versions={"coverage": coverage.__version__},
             notes=tuple(self.ctx.notes),
+            artifacts=artifacts or {},
         )
 
     def _analyser(self, config_file: str | None) -> Coverage:
@@ -335,9 +337,10 @@ class Judgement:
             listed = sorted(data.measured_files())
             self.problems.append(
                 f"coverage measured {len(listed)} file(s), none of them among the "
-                f"{len(out)} files this gate checks: the tests ran code from elsewhere "
-                "(an installed copy in site-packages?), or measurement missed them. "
-                "Install the project in editable mode or run the tests against the working tree"
+                f"{len(out)} files this gate checks: the tests import none of the project's "
+                "code, or they ran another copy of it (an installed package in "
+                "site-packages?). Run the tests against the working tree (an editable "
+                "install, or `pythonpath` in [tool.pytest.ini_options])"
             )
         return out
 
@@ -602,7 +605,9 @@ class Judgement:
                         hint="add tests for the code this change leaves unrun",
                     )
                 )
-        if self.session.update_ratchet:
+        if self.session.update_ratchet and self.session.partial:
+            self.ctx.notes.append("ratchet not recorded: only a whole-suite run may set it")
+        elif self.session.update_ratchet:
             path = self.root / self.settings["ratchet"]
             record = {
                 "line_percent": shown,
@@ -614,7 +619,49 @@ class Judgement:
 
     # -- reporting --------------------------------------------------------------------
 
-    def _notes(self, files: Sequence[FileCoverage], precision: int) -> None:
+    def _report(self, files: Sequence[FileCoverage], precision: int) -> str:
+        """Per-file figures in the shape of coverage.py's JSON report, for the evidence.
+
+        Percentages are the gate's own: truncated to its precision, as it printed them.
+        """
+
+        def summary(statements: int, run: int, missing: int, extra: Mapping[str, int]) -> dict:
+            percent = floor_percent(run, statements, precision) if statements else Decimal(100)
+            return {
+                "num_statements": statements,
+                "covered_lines": run,
+                "missing_lines": missing,
+                "percent_covered": float(percent),
+                "percent_covered_display": f"{percent:.{precision}f}",
+                **extra,
+            }
+
+        branches = self.session.data is not None and self.session.data.has_arcs()
+        document: dict[str, Any] = {
+            "meta": {
+                "format": 3,
+                "version": coverage.__version__,
+                "branch_coverage": branches,
+                "precision": precision,
+                "measured_by": self.session.origin,
+            },
+            "files": {},
+        }
+        for f in files:
+            extra = {"num_branches": f.branches, "missing_branches": f.missing_branches}
+            document["files"][f.path] = {
+                "missing_lines": sorted(f.missing),
+                "measured": f.measured,
+                "summary": summary(
+                    len(f.statements), f.covered, len(f.missing), extra if branches else {}
+                ),
+            }
+        statements = sum(len(f.statements) for f in files)
+        run = sum(f.covered for f in files)
+        document["totals"] = summary(statements, run, statements - run, {})
+        return json.dumps(document, indent=1, sort_keys=True)
+
+    def _note_never_imported(self, files: Sequence[FileCoverage]) -> None:
         never = sorted(f.path for f in files if not f.measured and f.statements)
         if never:
             shown = ", ".join(never[:10]) + (" ..." if len(never) > 10 else "")
