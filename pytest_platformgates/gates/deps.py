@@ -260,6 +260,8 @@ class DepsGate(Gate):
                 "database_records": db.records,
                 "database_packages": db.packages,
                 "database_index_cached": int(db.from_cache),
+                "database_newest": db.newest_modified,
+                "database_digest": db.digest[:16],
             }
         )
         newest = db.newest
