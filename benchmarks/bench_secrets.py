@@ -62,6 +62,11 @@ def fetch(name: str) -> Path:
     return target
 
 
+def out(line: str = "") -> None:
+    """The report is this script's output (stdout), not a debugging trace."""
+    sys.stdout.write(line + "\n")
+
+
 @dataclass(frozen=True)
 class Timed:
     wall: float
@@ -138,7 +143,7 @@ def gate_run(root: Path, cache: ResultCache) -> GateRun:
 def bench(name: str, repeat: int) -> bool:
     root = fetch(name)
     files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
-    print(f"\n== {name}: {files} files in {root}")
+    out(f"\n== {name}: {files} files in {root}")
     cli_times, cold_times, warm_times = [], [], []
     cli_found: Found = set()
     cold = warm = None
@@ -151,42 +156,43 @@ def bench(name: str, repeat: int) -> bool:
             warm = gate_run(root, cache)
         cold_times.append(cold.timed)
         warm_times.append(warm.timed)
-        print(
+        out(
             f"  run {i + 1}: cli {cli_time.wall:6.2f} s   gate cold {cold.timed.wall:6.2f} s"
             f"   warm {warm.timed.wall:5.2f} s"
         )
-    assert cold is not None and warm is not None
+    if cold is None or warm is None:
+        raise SystemExit("--repeat must be at least 1")
     cli_best = min(cli_times, key=lambda t: t.wall)
     cold_best = min(cold_times, key=lambda t: t.wall)
     warm_best = min(warm_times, key=lambda t: t.wall)
     same = cold.found == cli_found and warm.found == cli_found
     figures = cold.figures
-    print(f"  detect-secrets CLI : {cli_best.wall:6.2f} s wall  {cli_best.cpu:6.2f} s CPU")
-    print(f"  gate, cold         : {cold_best.wall:6.2f} s wall  {cold_best.cpu:6.2f} s CPU")
-    print(f"  gate, warm         : {warm_best.wall:6.2f} s wall  {warm_best.cpu:6.2f} s CPU")
-    print(
+    out(f"  detect-secrets CLI : {cli_best.wall:6.2f} s wall  {cli_best.cpu:6.2f} s CPU")
+    out(f"  gate, cold         : {cold_best.wall:6.2f} s wall  {cold_best.cpu:6.2f} s CPU")
+    out(f"  gate, warm         : {warm_best.wall:6.2f} s wall  {warm_best.cpu:6.2f} s CPU")
+    out(
         f"  cold speed-up      : {cli_best.wall / cold_best.wall:6.1f}x wall "
         f"{cli_best.cpu / cold_best.cpu:6.1f}x CPU"
     )
-    print(f"  warm speed-up      : {cli_best.wall / warm_best.wall:6.1f}x wall")
-    print(
+    out(f"  warm speed-up      : {cli_best.wall / warm_best.wall:6.1f}x wall")
+    out(
         f"  lines              : {figures.get('lines')} read, "
         f"{figures.get('lines_dispatched')} handed to detect-secrets' plugins "
         f"({figures.get('workers')} workers)"
     )
-    print(
+    out(
         f"  files              : {figures.get('files_checked')} in scope, "
         f"{figures.get('files_skipped')} skipped by detect-secrets' filters, "
         f"{figures.get('files_skipped_binary', 0)} binary with non-text names, "
         f"{len(cold.unscannable)} unscannable (critical findings, not in the CLI's report)"
     )
-    print(f"  secrets            : {len(cli_found)} by the CLI, {len(cold.found)} by the gate")
-    print(f"  identical findings : {'yes' if same else 'NO'}")
+    out(f"  secrets            : {len(cli_found)} by the CLI, {len(cold.found)} by the gate")
+    out(f"  identical findings : {'yes' if same else 'NO'}")
     if not same:
         for item in sorted(cli_found - cold.found):
-            print(f"    only the CLI: {item}")
+            out(f"    only the CLI: {item}")
         for item in sorted(cold.found - cli_found):
-            print(f"    only the gate: {item}")
+            out(f"    only the gate: {item}")
     return same
 
 

@@ -16,7 +16,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\0" * 32
 
 
 def sha1(value: str) -> str:
-    return hashlib.sha1(value.encode()).hexdigest()
+    return hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()
 
 
 def notes(project):
