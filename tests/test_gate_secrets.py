@@ -401,3 +401,64 @@ def test_the_cache_holds_no_secret(secrets_project):
     text = cache.read_text()
     assert sha1(key.value) in text
     assert key.value not in text
+
+
+# -- custom plugins and filters of the baseline -------------------------------------------
+
+CUSTOM_PLUGIN = """
+import re
+
+from detect_secrets.plugins.base import RegexBasedDetector
+
+
+class InternalTokenDetector(RegexBasedDetector):
+    secret_type = "Internal Token"  # pragma: allowlist secret
+    denylist = [re.compile(r"itk_[a-z0-9]{12}")]
+
+    def analyze_line(self, filename, line, line_number=0, context=None, **kwargs):
+        print("custom plugin code may print anything")
+        return super().analyze_line(filename, line, line_number, context, **kwargs)
+"""
+
+EXPLODING_FILTER = """
+def is_boring(secret, line):
+    if "boom" in line:
+        raise RuntimeError("the line was " + line)
+    return False
+"""
+
+
+def test_custom_plugins_of_the_baseline_run_on_every_line(secrets_project):
+    secrets_project.write("plugins/internal.py", CUSTOM_PLUGIN)
+    report = make_baseline(secrets_project, "app/__init__.py")
+    report["plugins_used"].append(
+        {"name": "InternalTokenDetector", "path": "file://plugins/internal.py"}
+    )
+    secrets_project.write(".secrets.baseline", json.dumps(report))
+    secrets_project.write("app/conf.py", "TOKEN = 'itk_" + "0a1b2c3d4e5f'\n")
+    result, _ = run(secrets_project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*app/conf.py:1 *critical*Internal Token*"])
+    assert "may print anything" not in result.stdout.str()
+
+    # The plugin's code is part of what the results depend on.
+    secrets_project.write("plugins/internal.py", CUSTOM_PLUGIN.replace("{12}", "{13}"))
+    result, props = run(secrets_project)
+    result.assert_outcomes(passed=1)
+    assert props["gate.figure.files_cached"] == "0"
+
+
+def test_a_crash_inside_detect_secrets_errors_without_quoting_the_line(secrets_project):
+    secrets_project.write("filters/boring.py", EXPLODING_FILTER)
+    report = make_baseline(secrets_project, "app/__init__.py")
+    report["filters_used"].append({"path": "file://filters/boring.py::is_boring"})
+    secrets_project.write(".secrets.baseline", json.dumps(report))
+    key = Secrets().aws_key()
+    secrets_project.write("app/keys.py", f'K = "{key.value}"  # boom\n')
+    result, _ = run(secrets_project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*detect-secrets failed on app/keys.py: RuntimeError in boring.py:4 (is_boring)*"]
+    )
+    assert key.value not in result.stdout.str()
+    assert "the line was" not in result.stdout.str()

@@ -401,6 +401,7 @@ class Reply:
     secrets: Mapping[str, list[Secret]]
     skipped: Mapping[str, str]
     unread: Sequence[str]
+    failed: Sequence[str]  # detect-secrets raised on them: each has a problem
     problems: Sequence[str]
     stats: Mapping[str, int]
 
@@ -435,6 +436,7 @@ def _run_worker(request: Mapping[str, Any], paths: list[str], ctx: GateContext) 
             secrets=secrets,
             skipped={str(k): str(v) for k, v in data["skipped"].items()},
             unread=[str(p) for p in data["unread"]],
+            failed=[str(p) for p in data["failed"]],
             problems=[str(p) for p in data["problems"]],
             stats={str(k): int(v) for k, v in data["stats"].items()},
         )
@@ -445,7 +447,7 @@ def _run_worker(request: Mapping[str, Any], paths: list[str], ctx: GateContext) 
         raise GateError(
             f"the detect-secrets worker answered something unreadable ({type(exc).__name__})"
         ) from None
-    answered = set(reply.secrets) | set(reply.skipped) | set(reply.unread)
+    answered = set(reply.secrets) | set(reply.skipped) | set(reply.unread) | set(reply.failed)
     missing = [p for p in paths if p not in answered]
     if missing:
         raise GateError(
@@ -535,6 +537,7 @@ def serve(request: Mapping[str, Any]) -> dict[str, Any]:
         secrets: dict[str, list[list[Any]]] = {}
         skipped: dict[str, str] = {}
         unread: list[str] = []
+        failed: list[str] = []
         problems: list[str] = []
         for path in request["files"]:
             try:
@@ -546,6 +549,7 @@ def serve(request: Mapping[str, Any]) -> dict[str, Any]:
                     f"detect-secrets failed on {path}: {type(exc).__name__} in "
                     f"{Path(where.filename).name}:{where.lineno} ({where.name})"
                 )
+                failed.append(path)
                 continue
             if outcome.skipped:
                 skipped[path] = outcome.skipped
@@ -562,6 +566,7 @@ def serve(request: Mapping[str, Any]) -> dict[str, Any]:
             "secrets": secrets,
             "skipped": skipped,
             "unread": unread,
+            "failed": failed,
             "problems": problems,
             "stats": {"lines": scanner.lines, "lines_dispatched": scanner.dispatched},
         }
