@@ -329,22 +329,26 @@ def test_a_baseline_enabling_fewer_plugins_is_honoured(secrets_project):
 
 
 def test_binary_files_with_non_text_names_are_skipped_others_are_critical(secrets_project):
+    secrets_project.configure({"secrets": {}}, max_file_size=4096)
     secrets_project.write("static/logo.png", PNG)
+    secrets_project.write("static/hero.jpg", b"\xff\xd8" + b"\0" * 5000)  # too large, too
     secrets_project.write("locale/de/django.mo", b"\xde\x12\x04\x95\0\0\0\0binary")
     secrets_project.write("app/blob.py", b"x = 1\0\0\0")
     secrets_project.write("config/prod.env", "KEYWORD=gr\xfc\xdfe\n".encode("latin-1"))
+    secrets_project.write("data/dump.sql", "-- nothing\n" * 500)
     result, props = run(secrets_project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines_random(
         [
             "*app/blob.py *critical*unscannable-file*binary*detect-secrets would skip it*",
             "*config/prod.env *critical*unscannable-file*not UTF-8*",
-            "*note: 2 binary file(s) with names detect-secrets deems non-text were not scanned: "
-            "locale/de/django.mo, static/logo.png",
+            "*data/dump.sql *critical*unscannable-file*too large*",
+            "*note: 3 binary file(s) with names detect-secrets deems non-text were not scanned: "
+            "locale/de/django.mo, static/hero.jpg, static/logo.png",
         ]
     )
-    assert "2 blocking findings" in result.stdout.str()
-    assert props["gate.figure.files_skipped_binary"] == "2"
+    assert "3 blocking findings" in result.stdout.str()
+    assert props["gate.figure.files_skipped_binary"] == "3"
 
 
 def test_text_files_skipped_by_detect_secrets_names_are_named_or_scanned(secrets_project):
