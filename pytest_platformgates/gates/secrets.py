@@ -586,6 +586,8 @@ def _adjust(settings: Any, baseline: str | None, filename_heuristics: bool) -> N
 
 @dataclass
 class Outcome:
+    """What became of one file: its secrets, or the filter that skipped it, or unread."""
+
     secrets: list[Any]
     skipped: str = ""
     unread: bool = False
