@@ -1,7 +1,7 @@
 """Per-file result cache in pytest's cache directory.
 
 One JSON document per gate maps a key (file path and content hash, tool versions,
-the gate's effective settings) to that file's findings. Findings hold no source
+the gate's effective settings) to that file's :class:`FileResult`. Findings hold no source
 text, so the cache holds no secrets. Documents carry a checksum and are replaced
 atomically; anything that does not verify is discarded with a note, never trusted.
 """
@@ -14,12 +14,40 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .model import Finding
 
-FORMAT = 1
+FORMAT = 2
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What a file gate concluded about one file: cached as a unit, keyed by its content."""
+
+    findings: tuple[Finding, ...] = ()
+    skipped: str = ""
+    figures: Mapping[str, int | float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "skipped": self.skipped,
+            "figures": dict(self.figures),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileResult:
+        figures = data["figures"]
+        if not all(isinstance(v, (int, float)) for v in figures.values()):
+            raise ValueError("non-numeric figure")
+        return cls(
+            findings=tuple(Finding.from_dict(f) for f in data["findings"]),
+            skipped=str(data["skipped"]),
+            figures=dict(figures),
+        )
 
 
 def entry_key(*parts: str) -> str:
@@ -36,7 +64,7 @@ class ResultCache:
     def _path(self, gate: str) -> Path:
         return self.directory / f"{gate}.json"
 
-    def load(self, gate: str) -> tuple[dict[str, list[Finding]], str | None]:
+    def load(self, gate: str) -> tuple[dict[str, FileResult], str | None]:
         """Return the gate's entries and, when the document had to be discarded, why."""
         path = self._path(gate)
         try:
@@ -52,17 +80,14 @@ class ResultCache:
             entries = doc["entries"]
             if doc["checksum"] != _checksum(entries):
                 raise ValueError("checksum mismatch")
-            parsed = {
-                str(key): [Finding.from_dict(f) for f in findings]
-                for key, findings in entries.items()
-            }
+            parsed = {str(key): FileResult.from_dict(entry) for key, entry in entries.items()}
         except Exception as exc:  # any corruption at all: never trust the document
             return {}, f"result cache {path} is corrupt ({type(exc).__name__}: {exc}); discarded"
         return parsed, None
 
-    def save(self, gate: str, entries: Mapping[str, list[Finding]]) -> str | None:
+    def save(self, gate: str, entries: Mapping[str, FileResult]) -> str | None:
         """Write the gate's entries atomically; return a note when that failed."""
-        plain = {key: [f.to_dict() for f in findings] for key, findings in entries.items()}
+        plain = {key: entry.to_dict() for key, entry in entries.items()}
         doc = {
             "format": FORMAT,
             "version": self.owner_version,

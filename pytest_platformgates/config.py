@@ -99,7 +99,7 @@ class Option:
     @property
     def default_text(self) -> str:
         if self.default is None:
-            return "(inherits the global value)"
+            return "(unset)"
         return json.dumps(self.default)
 
 
@@ -116,7 +116,7 @@ GATE_COMMON: tuple[Option, ...] = (
         "fail_on",
         "severity",
         None,
-        "Lowest severity that blocks for this gate; defaults to the global fail_on.",
+        "Lowest severity that blocks for this gate; unset, the global fail_on applies.",
     ),
     Option(
         "timeout",

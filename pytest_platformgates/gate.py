@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .cache import FileResult
 from .model import Analysis, Finding, Severity, with_fingerprints
 
 if TYPE_CHECKING:
@@ -71,10 +72,18 @@ class Gate:
 
 @dataclass(frozen=True)
 class FileAnalysis:
-    """A file gate's findings for the files it was handed, plus anything that went wrong."""
+    """A file gate's findings for the files it was handed, plus anything that went wrong.
+
+    Everything per file is cached with the file: ``skipped`` names files the tool
+    deliberately left out under its own configuration (path -> reason), and
+    ``file_figures`` holds per-file counts that the core sums over all files, cached or
+    not. ``figures`` describe this invocation only and are not cached.
+    """
 
     findings: Sequence[Finding] = ()
     problems: Sequence[str] = ()
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    file_figures: Mapping[str, Mapping[str, int | float]] = field(default_factory=dict)
     figures: Mapping[str, int | float | str] = field(default_factory=dict)
 
 
@@ -148,29 +157,42 @@ class FileGate(Gate):
             ctx.settings.digest(),
             repr(sorted(self.cache_inputs(ctx).items())),
         )
-        cached: dict[str, list[Finding]] = {}
+        cached: dict[str, FileResult] = {}
         if ctx.cache is not None:
             cached, note = ctx.cache.load(self.name)
             if note:
                 ctx.notes.append(note)
         keys = {f.path: entry_key(salt, f.path, f.sha256) for f in readable}
         misses = [f for f in readable if keys[f.path] not in cached]
-        for f in readable:
-            if keys[f.path] in cached:
-                findings.extend(cached[keys[f.path]])
-
         analysed = self.analyse(misses, ctx) if misses else FileAnalysis()
+
         by_path: dict[str, list[Finding]] = {f.path: [] for f in misses}
         for finding in analysed.findings:
             by_path.setdefault(finding.path, []).append(finding)
-        fresh: dict[str, list[Finding]] = {}
+        fresh: dict[str, FileResult] = {}
         for path, file_findings in by_path.items():
             if file_findings and path in inventory.by_path:
                 lines = inventory.read_text(inventory.by_path[path]).splitlines()
                 file_findings = with_fingerprints(file_findings, lines)
-            findings.extend(file_findings)
+            fresh_result = FileResult(
+                findings=tuple(file_findings),
+                skipped=analysed.skipped.get(path, ""),
+                figures=dict(analysed.file_figures.get(path, {})),
+            )
             if path in keys:
-                fresh[keys[path]] = file_findings
+                fresh[keys[path]] = fresh_result
+            else:  # a finding about a file outside the selection: keep it, never cache it
+                findings.extend(file_findings)
+
+        per_file = [fresh.get(keys[f.path]) or cached[keys[f.path]] for f in readable]
+        skipped: list[str] = []
+        totals: dict[str, int | float] = {}
+        for f, entry in zip(readable, per_file, strict=True):
+            findings.extend(entry.findings)
+            if entry.skipped:
+                skipped.append(f"{f.path} ({entry.skipped})")
+            for key, value in entry.figures.items():
+                totals[key] = totals.get(key, 0) + value
 
         # A run with problems may have missed findings: never remember it as clean.
         if ctx.cache is not None and fresh and not analysed.problems:
@@ -180,11 +202,18 @@ class FileGate(Gate):
             note = ctx.cache.save(self.name, merged)
             if note:
                 ctx.notes.append(note)
+        if skipped:
+            listed = ", ".join(skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+            ctx.notes.append(
+                f"{len(skipped)} file(s) skipped by the tool's own configuration: {listed}"
+            )
         figures: dict[str, int | float | str] = {
             "files_checked": len(selected),
             "files_analysed": len(misses),
             "files_cached": len(readable) - len(misses),
+            "files_skipped": len(skipped),
         }
+        figures.update(totals)
         figures.update(analysed.figures)
         return Analysis(
             findings=tuple(findings),

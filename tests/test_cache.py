@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from conftest import COUNTING_GATE, analysed_lines
 
 
@@ -120,9 +121,7 @@ def test_lint_cache_is_invalidated_by_the_ruff_configuration(project):
     project.configure({"lint": {"format": False}}, extra="\n[tool.ruff.lint]\nselect = []\n")
     project.write("mod.py", "import os\n")
     project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
-    project.configure(
-        {"lint": {"format": False}}, extra='\n[tool.ruff.lint]\nselect = ["F401"]\n'
-    )
+    project.configure({"lint": {"format": False}}, extra='\n[tool.ruff.lint]\nselect = ["F401"]\n')
     project.pytester.runpytest("--gates-only").assert_outcomes(failed=1)
 
 

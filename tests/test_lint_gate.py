@@ -17,3 +17,131 @@ def test_lint_finding_fails_the_gate_with_a_clean_report(project):
     )
     assert "Traceback" not in result.stdout.str()
     assert result.ret == 1
+
+
+def test_the_projects_ruff_config_is_honoured(project):
+    project.configure(
+        {"lint": {"format": False}},
+        extra='\n[tool.ruff.lint]\nselect = ["F", "E501"]\nignore = ["F401"]\n'
+        '[tool.ruff.lint.per-file-ignores]\n"legacy/*" = ["E501"]\n[tool.ruff]\nline-length = 20\n',
+    )
+    project.write("a.py", "import os\nvalue_with_long_name = 12345678\n")
+    project.write("legacy/b.py", "value_with_long_name = 12345678\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "a.py:2:21" in out and "E501" in out
+    assert "F401" not in out
+    assert "legacy/b.py" not in out
+
+
+def test_presets_add_debug_and_todo_rules(project):
+    project.configure({"lint": {"presets": ["no-debug", "no-todo"], "format": False}})
+    project.write(
+        "a.py",
+        "def f(x):\n    breakpoint()\n    print(x)  # TODO: remove\n    return x\n",
+    )
+    result = project.pytester.runpytest("--gates-only")
+    result.stdout.fnmatch_lines(
+        ["*a.py:2:5*T100*breakpoint*", "*a.py:3:5*T201*print*", "*a.py:3:17*FIX002*TODO*"]
+    )
+
+
+def test_blanket_noqa_is_reported_by_default(project):
+    project.configure({"lint": {"format": False}})
+    project.write("a.py", "# ruff: noqa\nimport os\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.stdout.fnmatch_lines(["*a.py:1:1*PGH004*"])
+
+
+def test_format_differences_are_findings(project):
+    project.configure({"lint": {}})
+    project.write("a.py", "x = {'a':1}\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*a.py:1:6*high*format*not formatted as `ruff format` would write it*"]
+    )
+
+
+def test_a_syntax_error_is_critical_and_not_double_reported(project):
+    project.configure({"lint": {"fail_on": "critical"}})
+    project.write("ok.py", "x = 1\n")
+    project.write("broken.py", "def (:\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "broken.py:1:5" in out and "critical" in out and "invalid-syntax" in out
+    assert "format " not in out.split("summary")[0].replace("format`", "")
+
+
+def test_ruff_excluding_every_file_is_an_error_not_a_pass(project):
+    project.configure({"lint": {}}, extra='\n[tool.ruff]\nextend-exclude = ["*.py"]\n')
+    project.write("a.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ruff's configuration excludes all 1 files in scope*"])
+
+
+def test_files_ruff_excludes_are_named(project):
+    project.configure({"lint": {}}, extra='\n[tool.ruff]\nextend-exclude = ["gen"]\n')
+    project.write("a.py", "x = 1\n")
+    project.write("gen/b.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only", "-rA")
+    result.assert_outcomes(passed=1)
+    # a passing gate's notes reach the JUnit/evidence figures; the count is a figure
+    result = project.pytester.runpytest("--gates-only", "--junitxml=j.xml")
+    assert 'name="gate.figure.files_skipped" value="1"' in (project.path / "j.xml").read_text()
+
+
+def test_notebooks_are_linted(project):
+    import json
+
+    project.configure({"lint": {"format": False}})
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": ["import os\n"],
+                "outputs": [],
+                "execution_count": None,
+            }
+        ],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    project.write("nb.ipynb", json.dumps(nb))
+    result = project.pytester.runpytest("--gates-only")
+    result.stdout.fnmatch_lines(["*nb.ipynb*F401*[[]cell 1[]]*"])
+
+
+def test_ruff_timeout_is_an_error(project, tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    ruff = fake / "ruff"
+    ruff.write_text(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'ruff 9.9.9'; exit 0; fi\nsleep 30\n"
+    )
+    ruff.chmod(0o755)
+    project.configure({"lint": {"timeout": 1, "ruff": str(ruff)}})
+    project.write("a.py", "x = 1\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ruff did not finish within 1 s and was stopped*"])
+
+
+def test_a_missing_or_too_old_ruff_is_an_error(project, tmp_path):
+    project.write("a.py", "x = 1\n")
+    project.configure({"lint": {"ruff": str(tmp_path / "nope" / "ruff")}})
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ruff is not installed or not on PATH*"])
+    old = tmp_path / "ruff"
+    old.write_text("#!/bin/sh\necho 'ruff 0.0.17'\n")
+    old.chmod(0o755)
+    project.configure({"lint": {"ruff": str(old)}})
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ruff 0.0.17 is older than the supported 0.9*"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from conftest import COUNTING_GATE, analysed_lines
 
 pytest.importorskip("xdist")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from packaging.version import InvalidVersion, Version
 
 from ..config import Option
 from ..gate import FileAnalysis, FileGate, GateContext, GateError
@@ -38,6 +39,7 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
 UNANALYSABLE = {"invalid-syntax", "E999", "E902"}
 
 RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
+MIN_RUFF = Version("0.9")
 ARG_BUDGET = 100_000  # characters of paths per ruff invocation, well under ARG_MAX
 
 
@@ -62,11 +64,19 @@ class LintGate(FileGate):
             choices=tuple(PRESETS),
         ),
         Option("severity", "severity", "high", "Severity of a ruff rule violation."),
+        Option(
+            "ruff",
+            "str",
+            None,
+            "Path of the ruff executable; by default the one of the installed ruff package.",
+        ),
         Option("format_severity", "severity", "high", "Severity of a file ruff would reformat."),
     )
 
-    @cached_property
-    def ruff(self) -> str:
+    def ruff(self, ctx: GateContext) -> str:
+        configured = ctx.settings["ruff"]
+        if configured:
+            return str(configured)
         try:
             from ruff.__main__ import find_ruff_bin
         except ImportError:
@@ -77,8 +87,15 @@ class LintGate(FileGate):
             raise GateError("the ruff package is installed but its binary is missing") from None
 
     def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
-        proc = run_tool([self.ruff, "--version"], cwd=ctx.root, timeout=ctx.timeout)
-        return {"ruff": proc.stdout.strip().removeprefix("ruff ").strip()}
+        proc = run_tool([self.ruff(ctx), "--version"], cwd=ctx.root, timeout=ctx.timeout)
+        version = proc.stdout.strip().removeprefix("ruff ").strip()
+        try:
+            too_old = Version(version) < MIN_RUFF
+        except InvalidVersion:
+            raise GateError(f"cannot read the ruff version from {proc.stdout.strip()!r}") from None
+        if too_old:
+            raise GateError(f"ruff {version} is older than the supported {MIN_RUFF}; upgrade it")
+        return {"ruff": version}
 
     def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
         """Ruff's configuration files: editing one must re-lint every file."""
@@ -101,7 +118,7 @@ class LintGate(FileGate):
         shown: set[str] = set()
         for batch in _batches(paths):
             proc = run_tool(
-                [self.ruff, "check", "--show-files", *common, "--", *batch],
+                [self.ruff(ctx), "check", "--show-files", *common, "--", *batch],
                 cwd=ctx.root,
                 timeout=ctx.timeout,
             )
@@ -122,7 +139,7 @@ class LintGate(FileGate):
             check_args += ["--extend-select", ",".join(extend)]
         for batch in _batches(linted):
             proc = run_tool(
-                [self.ruff, "check", *check_args, "--", *batch],
+                [self.ruff(ctx), "check", *check_args, "--", *batch],
                 cwd=ctx.root,
                 timeout=ctx.timeout,
                 ok_codes=(0, 1),
@@ -138,22 +155,14 @@ class LintGate(FileGate):
             for batch in _batches(fmt_targets):
                 findings.extend(self._format(batch, ctx))
 
-        notes = []
-        if skipped:
-            shown_list = ", ".join(skipped[:10]) + (" ..." if len(skipped) > 10 else "")
-            notes.append(f"{len(skipped)} file(s) excluded by the ruff configuration: {shown_list}")
-        figures: dict[str, int | float | str] = {
-            "files_linted": len(linted),
-            "files_excluded_by_ruff": len(skipped),
-        }
-        if notes:
-            ctx.notes.extend(notes)
-        return FileAnalysis(findings=findings, figures=figures)
+        return FileAnalysis(
+            findings=findings, skipped={p: "excluded by the ruff configuration" for p in skipped}
+        )
 
     def _format(self, batch: list[str], ctx: GateContext) -> Iterator[Finding]:
         proc = run_tool(
             [
-                self.ruff,
+                self.ruff(ctx),
                 "format",
                 "--check",
                 "--output-format",
