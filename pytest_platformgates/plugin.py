@@ -250,5 +250,11 @@ class GateSession:
         if not state.results:
             return
         terminalreporter.write_sep("=", "platformgates summary")
-        for line in summary_table(list(state.results.values())):
+        results = [state.results[name] for name in sorted(state.results)]
+        for line in summary_table(results):
             terminalreporter.write_line(line)
+        # A failing gate's report already carries its notes; a passing gate's would be lost.
+        for result in results:
+            if result.verdict is Verdict.PASSED:
+                for note in result.notes:
+                    terminalreporter.write_line(f"{result.gate}: note: {note}")
