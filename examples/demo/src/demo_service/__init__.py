@@ -1,0 +1,1 @@
+"""A tiny service used to show what the gates catch."""
