@@ -18,6 +18,7 @@ from typing import Any
 from . import __version__
 from .config import GATE_COMMON, GLOBAL, ConfigError, build_settings, plugin_modules, read_table
 from .manager import collect_gates, create_plugin_manager
+from .reference import reference_markdown
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     gates = sub.add_parser("gates", help="list the registered gates and their options")
     gates.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
+    gates.add_argument(
+        "--markdown", action="store_true", help="print the option reference (docs/reference.md)"
+    )
     config = sub.add_parser(
         "config", help="validate [tool.platformgates] and print the effective configuration"
     )
@@ -34,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "gates":
-            return _gates(args.project)
+            return _gates(args.project, args.markdown)
         if args.command == "verify":
             return _verify(args)
         return _config(args.project)
@@ -43,10 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _gates(project: Path) -> int:
+def _gates(project: Path, markdown: bool = False) -> int:
     source = project / "pyproject.toml"
     raw = read_table(source) or {}
     pm = create_plugin_manager(plugin_modules(raw, source), project)
+    if markdown:
+        print(reference_markdown(collect_gates(pm, raw)), end="")
+        return 0
     print("global keys of [tool.platformgates]:")
     for option in GLOBAL:
         print(f"  {option.name} = {option.default_text}  # {option.help}")

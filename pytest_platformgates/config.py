@@ -136,7 +136,13 @@ GLOBAL: tuple[Option, ...] = (
         "Gate-checked files: directories or glob patterns relative to the project root. "
         "Empty means every file git tracks plus untracked files it does not ignore.",
     ),
-    Option("exclude", "list[str]", [], "Glob patterns (``**`` allowed) removed from the files."),
+    Option(
+        "exclude",
+        "list[str]",
+        [],
+        "Globs removed from the files, read like .gitignore: `**` spans directories, a "
+        "pattern without a slash matches at any depth, a directory excludes its contents.",
+    ),
     Option(
         "fail_on",
         "severity",

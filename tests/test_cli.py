@@ -1,0 +1,53 @@
+"""The platformgates command: gates, the option reference, the effective configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pytest_platformgates.cli import main
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_the_option_reference_in_docs_is_generated_from_the_schemas(tmp_path, capsys):
+    assert main(["gates", "--markdown", "--project", str(tmp_path)]) == 0
+    generated = capsys.readouterr().out
+    committed = (DOCS / "reference.md").read_text(encoding="utf-8")
+    assert generated == committed, (
+        "docs/reference.md is out of date: regenerate it with "
+        "`platformgates gates --markdown --project /tmp > docs/reference.md`"
+    )
+
+
+def test_gates_lists_every_gate_with_its_options(tmp_path, capsys):
+    assert main(["gates", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[tool.platformgates.gates.lint]" in out
+    assert 'presets = ["no-blanket-noqa"]' in out
+    assert "fail_on = (unset)" in out
+
+
+def test_config_prints_the_effective_configuration_and_its_digest(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.platformgates]\nfail_on = "medium"\n'
+        "[tool.platformgates.gates.lint]\nformat = false\n"
+    )
+    assert main(["config", "--project", str(tmp_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["digest"]) == 64
+    assert data["config"]["fail_on"] == "medium"
+    assert data["config"]["gates"]["lint"]["format"] is False
+    assert data["config"]["gates"]["lint"]["fail_on"] == "medium"
+
+
+def test_config_errors_name_the_key_and_exit_2(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").write_text("[tool.platformgates]\nfail_onn = 'x'\n")
+    assert main(["config", "--project", str(tmp_path)]) == 2
+    assert "tool.platformgates.fail_onn: unknown key" in capsys.readouterr().err
+
+
+def test_config_without_a_table_says_so(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert main(["config", "--project", str(tmp_path)]) == 1
+    assert "no [tool.platformgates] table" in capsys.readouterr().err
