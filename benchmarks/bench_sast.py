@@ -3,8 +3,8 @@
     python benchmarks/bench_sast.py [--corpus django|sqlalchemy|all] [--repeat N]
 
 Fetches the corpus wheels with pip (``pip download --no-deps``) into
-``benchmarks/.corpus/`` (gitignored), unpacks each into its own git repository, then
-times, on the same files:
+``benchmarks/.corpus/sast/`` (gitignored), unpacks each into its own git repository (the
+gate lists files with git), then times, on the same files:
 
 - ``bandit -r . -f json`` (the raw CLI, one process),
 - the gate cold (empty result cache; bandit sharded over the CPUs),
@@ -36,7 +36,7 @@ from pytest_platformgates.gates.sast import SastGate
 from pytest_platformgates.inventory import Inventory
 
 HERE = Path(__file__).resolve().parent
-CORPUS_DIR = HERE / ".corpus"
+CORPUS_DIR = HERE / ".corpus" / "sast"  # our own: other benchmarks unpack other things
 CORPORA = {"django": ("django", "5.2.8"), "sqlalchemy": ("sqlalchemy", "2.0.44")}
 CONFIDENCE = re.compile(r"confidence (\w+)")
 
@@ -44,7 +44,7 @@ CONFIDENCE = re.compile(r"confidence (\w+)")
 def fetch(name: str) -> Path:
     """Download and unpack one wheel as a git repository (the gate lists files with git)."""
     project, version = CORPORA[name]
-    target = CORPUS_DIR / f"{name}-{version}"
+    target = CORPUS_DIR / f"{name}-{version}-wheel"
     if (target / ".git").is_dir():
         return target
     CORPUS_DIR.mkdir(parents=True, exist_ok=True)
