@@ -19,7 +19,7 @@ import pluggy
 from . import hookspecs
 from .config import ConfigError
 from .gate import Gate
-from .gates import BUILTIN
+from .gates import BUILTIN, DECLARED
 
 ENTRY_POINT_GROUP = "platformgates"
 
@@ -30,7 +30,7 @@ def create_plugin_manager(
     """Build the manager: hookspecs, built-in gates, entry points, then project modules."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for name in BUILTIN:
+    for name in (*BUILTIN, *DECLARED):
         pm.register(importlib.import_module(name), name=name)
     try:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

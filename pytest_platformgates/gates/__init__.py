@@ -11,3 +11,7 @@ BUILTIN: tuple[str, ...] = (
     "pytest_platformgates.gates.sbom",
     "pytest_platformgates.gates.secrets",
 )
+
+# Modules whose gates are declared in configuration (``kind = ...`` tables), so that
+# no gate carries the module's name; registered like the built-ins.
+DECLARED: tuple[str, ...] = ("pytest_platformgates.gates.external",)

@@ -1,0 +1,337 @@
+"""`kind = "sarif"` gates: real ruff SARIF, hand-written logs for the mapping, failure modes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import pytest
+
+from conftest import toml_value
+
+
+def configure(project, gates, **top):
+    """``project.configure`` with table-valued keys written as sub-tables."""
+    extra = ""
+    plain = {}
+    for name, table in gates.items():
+        plain[name] = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        for key, value in table.items():
+            if isinstance(value, dict):
+                extra += f"\n[tool.platformgates.gates.{name}.{key}]\n"
+                extra += "".join(f'"{k}" = {toml_value(v)}\n' for k, v in value.items())
+    project.configure(plain, extra=extra, **top)
+
+
+def ruff() -> str:
+    from ruff.__main__ import find_ruff_bin
+
+    return str(find_ruff_bin())
+
+
+def ruff_gate(**extra):
+    gate = {
+        "kind": "sarif",
+        "command": [ruff(), "check", "--no-cache", "--output-format", "sarif", "{files}"],
+        "paths": ["*.py"],
+        "exit_codes": [0, 1],
+    }
+    gate.update(extra)
+    return gate
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def sarif(results, rules=(), **run):
+    doc = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "scanner", "version": "1.2", "rules": list(rules)}},
+                "results": list(results),
+                **run,
+            }
+        ],
+    }
+    return json.dumps(doc)
+
+
+def finding(rule="R1", path="a.py", line=1, **extra):
+    item = {
+        "ruleId": rule,
+        "message": {"text": f"problem {rule}"},
+        "locations": [
+            {"physicalLocation": {"artifactLocation": {"uri": path}, "region": {"startLine": line}}}
+        ],
+    }
+    item.update(extra)
+    return item
+
+
+def junit(project, *args):
+    project.pytester.runpytest("--gates-only", "--junitxml=j.xml", *args)
+    return (project.path / "j.xml").read_text()
+
+
+def test_ruff_sarif_findings_fail_the_gate_and_a_clean_project_passes(project):
+    project.configure({"ruffsarif": ruff_gate()})
+    project.write("a.py", "import os\n")
+    project.write("b.py", "x = 1\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*gate 'ruffsarif' failed: 1 blocking finding (fail_on = high)*",
+            "*a.py:1:8*high*F401*`os` imported but unused*",
+            "*hint: see https://docs.astral.sh/ruff/rules/unused-import*",
+        ]
+    )
+    project.write("a.py", "x = 2\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_result_is_cached_until_a_covered_file_changes(project):
+    project.configure({"ruffsarif": ruff_gate()})
+    project.write("a.py", "import os\n")
+    project.write("notes.txt", "not covered\n")
+    first = junit(project)
+    assert 'name="gate.figure.files_cached" value="0"' in first
+    assert 'name="gate.tool.ruff"' in first
+    second = junit(project)
+    assert 'name="gate.figure.files_cached" value="1"' in second
+    assert 'name="gate.verdict" value="failed"' in second
+    project.write("notes.txt", "still not covered, so no rerun\n")
+    assert 'name="gate.figure.files_cached" value="1"' in junit(project)
+    project.write("a.py", "x = 1\n")
+    third = junit(project)
+    assert 'name="gate.figure.files_cached" value="0"' in third
+    assert 'name="gate.verdict" value="passed"' in third
+
+
+def test_a_sarif_file_written_by_the_command_is_read(project):
+    gate = ruff_gate(sarif_file="out/ruff.sarif")
+    gate["command"] = [*gate["command"][:-1], "--output-file", "out/ruff.sarif", "{files}"]
+    project.configure({"ruffsarif": gate})
+    project.write("a.py", "import os\n")
+    project.write("out/.keep", "")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*a.py:1:8*F401*"])
+
+
+def test_a_command_that_does_not_write_its_sarif_file_is_an_error(project):
+    project.write("stale.sarif", sarif([]))
+    project.configure(
+        {"s": {"kind": "sarif", "command": python("pass"), "sarif_file": "stale.sarif"}}
+    )
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*did not write stale.sarif (missing or unchanged)*"])
+
+
+def test_an_undeclared_exit_code_is_an_error(project):
+    gate = ruff_gate()
+    del gate["exit_codes"]
+    project.configure({"ruffsarif": gate})
+    project.write("a.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*exited with code 1, not one of exit_codes = [[]0[]]*"])
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("not json", "*is not JSON, so not a SARIF log*"),
+        ('{"version": "2.0.0", "runs": []}', "*is not a SARIF 2.1.0 log*"),
+        ('{"version": "2.1.0", "runs": []}', "*holds no runs*"),
+        (
+            '{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}}]}',
+            "*has no `results` list*",
+        ),
+        (
+            '{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [],'
+            ' "invocations": [{"executionSuccessful": false, "toolExecutionNotifications":'
+            ' [{"message": {"text": "parser crashed"}}]}]}]}',
+            "*x reports that its execution did not succeed*",
+        ),
+        (
+            '{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results":'
+            ' [{"ruleId": "a", "level": "fatal", "message": {"text": "m"}}]}]}',
+            "*unknown level 'fatal'*",
+        ),
+    ],
+)
+def test_output_that_is_not_usable_sarif_is_an_error(project, output, message):
+    project.configure(
+        {"s": {"kind": "sarif", "command": python(f"print({output!r})")}}, fail_on="low"
+    )
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message])
+
+
+def test_severity_mapping_suppressions_and_locations(project):
+    rules = [
+        {"id": "R1", "defaultConfiguration": {"level": "note"}},
+        {"id": "SEC", "properties": {"security-severity": "9.8"}, "helpUri": "https://x.test/SEC"},
+    ]
+    results = [
+        finding("R1", line=1),  # the rule's default level: note -> low
+        finding("R2", line=2, level="error"),  # error -> critical (mapped below)
+        finding("SEC", line=3, level="note"),  # the score wins over the level
+        finding("R3", line=4, level="warning"),  # overridden by rule_severity
+        finding("R4", line=5, suppressions=[{"kind": "inSource"}]),  # suppressed: no finding
+        finding("R5", line=6, kind="pass"),  # a passed check: no finding
+        finding("R6", path="sub/b.py", line=1, level="warning"),  # relative to cwd
+        finding("R7", path="file:///elsewhere/c.py", line=9, level="warning"),
+    ]
+    project.write("sub/log.sarif", sarif(results, rules))
+    project.write("sub/b.py", "x = 1\n")
+    configure(
+        project,
+        {
+            "s": {
+                "kind": "sarif",
+                "sarif_file": "sub/log.sarif",
+                "levels": {"error": "critical"},
+                "rule_severity": {"R3": "low"},
+            }
+        },
+        fail_on="low",
+    )
+    output = project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider")
+    output.assert_outcomes(failed=1)
+    out = output.stdout.str()
+    output.stdout.fnmatch_lines_random(
+        [
+            "*a.py:1 *low*R1*problem R1*",
+            "*a.py:2 *critical*R2*",
+            "*a.py:3 *critical*SEC*",
+            "*hint: see https://x.test/SEC*",
+            "*a.py:4 *low*R3*",
+            "*sub/b.py:1 *medium*R6*",
+            "*file:///elsewhere/c.py:9*medium*R7*",
+        ]
+    )
+    assert "R4" not in out and "R5" not in out
+    assert "gate 'sast'" not in out
+    xml = junit(project)
+    assert 'name="gate.figure.sarif_suppressed" value="1"' in xml
+    assert 'name="gate.figure.sarif_not_problems" value="1"' in xml
+    assert 'name="gate.tool.scanner" value="1.2"' in xml
+
+
+def test_fingerprints_survive_moved_lines_and_use_the_tools_own(project):
+    project.write("a.py", "x = 1\ny = 2\n")
+    project.write(
+        "log.sarif",
+        sarif([finding("R1", line=2), finding("R2", line=1, partialFingerprints={"h": "abc"})]),
+    )
+    project.configure({"s": {"kind": "sarif", "sarif_file": "log.sarif"}})
+    project.pytester.runpytest("--gates-only")
+    first = _fingerprints(project)
+    project.write("a.py", "# moved\nx = 1\ny = 2\n")
+    project.write(
+        "log.sarif",
+        sarif([finding("R1", line=3), finding("R2", line=9, partialFingerprints={"h": "abc"})]),
+    )
+    project.pytester.runpytest("--gates-only")
+    assert _fingerprints(project) == first
+    assert len(set(first.values())) == 2
+
+
+def _fingerprints(project):
+    evidence = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())
+    (gate,) = evidence["predicate"]["gates"]
+    return {f["rule"]: f["fingerprint"] for f in gate["findings"]}
+
+
+def test_a_stale_sarif_file_is_an_error(project):
+    path = project.write("log.sarif", sarif([]))
+    project.configure({"s": {"kind": "sarif", "sarif_file": "log.sarif", "max_age": 60}})
+    project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*log.sarif is 3600 s old, older than max_age = 60 s*"])
+    path.unlink()
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the SARIF file log.sarif does not exist*"])
+
+
+def test_timeout_and_missing_tool_are_errors(project):
+    project.configure(
+        {
+            "slow": {
+                "kind": "sarif",
+                "command": python("import time; time.sleep(30)"),
+                "timeout": 1,
+            },
+            "missing": {"kind": "sarif", "command": ["no-such-scanner-xyz", "--sarif"]},
+        }
+    )
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*did not finish within 1 s and was stopped*",
+            "*no-such-scanner-xyz is not installed or not on PATH*",
+        ]
+    )
+
+
+def test_paths_matching_no_file_is_an_error(project):
+    project.configure({"ruffsarif": ruff_gate(paths=["src/**/*.py"])})
+    project.write("a.py", "x = 1\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no files to check: none of the * files in scope match paths*"])
+
+
+@pytest.mark.parametrize(
+    ("gate", "message"),
+    [
+        ({"kind": "sarf", "command": ["x"]}, "*kind = 'sarf' is not one of: 'sarif', 'command'*"),
+        ({"kind": "sarif", "comand": ["x"]}, "*s.comand: unknown key (did you mean 'command'?)*"),
+        ({"kind": "sarif"}, "*a sarif gate needs a `command`*"),
+        ({"kind": "sarif", "command": ["x", "{files}"]}, "*uses {files} but the gate declares*"),
+        ({"kind": "sarif", "command": ["x"], "exit_codes": ["0"]}, "*list of exit codes*"),
+        ({"kind": "sarif", "command": ["x"], "levels": {"fatal": "high"}}, "*unknown key 'fatal'*"),
+        ({"kind": "sarif", "command": ["x"], "rule_severity": {"a": "bad"}}, "*unknown severity*"),
+        ({"kind": "sarif", "command": "x --sarif"}, "*s.command must be a list of strings*"),
+    ],
+)
+def test_configuration_mistakes_are_usage_errors(project, gate, message):
+    configure(project, {"s": gate})
+    result = project.pytester.runpytest("--gates-only")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines([message])
+
+
+def test_a_declared_gate_cannot_shadow_a_builtin(project):
+    project.configure({"lint": {"kind": "sarif", "command": ["x"]}})
+    result = project.pytester.runpytest("--gates-only")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*two plugins provide a gate named 'lint'*"])
+
+
+def test_works_under_xdist(project):
+    project.configure(
+        {
+            "one": ruff_gate(),
+            "two": {"kind": "sarif", "command": python(f"print({sarif([finding()])!r})")},
+        },
+        fail_on="low",
+    )
+    project.write("a.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only", "-n", "2", "-p", "xdist")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(["*a.py:1:8*F401*", "*a.py:1 *medium*R1*"])
