@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+# Imported once here so that pytester's in-process runs, which restore sys.modules after each
+# inner session, do not import hypothesis again for every one of them (seconds each).
+import hypothesis  # noqa: F401
+
 from pytest_platformgates.gates import BUILTIN
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
