@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 # Imported once here so that pytester's in-process runs, which restore sys.modules after each
 # inner session, do not import hypothesis again for every one of them (seconds each).
 import hypothesis  # noqa: F401
+import pytest
 
 from pytest_platformgates.gates import BUILTIN
 
