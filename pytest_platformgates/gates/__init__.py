@@ -10,6 +10,7 @@ BUILTIN: tuple[str, ...] = (
     "pytest_platformgates.gates.licenses",
     "pytest_platformgates.gates.sbom",
     "pytest_platformgates.gates.secrets",
+    "pytest_platformgates.gates.commits",
 )
 
 # Modules whose gates are declared in configuration (``kind = ...`` tables), so that
