@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import GATE_COMMON, GLOBAL, ConfigError, build_settings, plugin_modules, read_table
+from . import __version__, policy
+from .config import GATE_COMMON, GLOBAL, ConfigError, Settings, plugin_modules, read_table
 from .manager import collect_gates, create_plugin_manager
 from .reference import reference_markdown
 
@@ -35,8 +35,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     config.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
     _add_verify(sub)
+    for name, text in (
+        ("policy", "print the effective policy: each key, its value, the file that set it"),
+        ("waivers", "list the waivers with their status; exit 1 when any has expired"),
+    ):
+        cmd = sub.add_parser(name, help=text, description=text)
+        cmd.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
     args = parser.parse_args(argv)
     try:
+        if args.command in ("policy", "waivers"):
+            return _policy(args.project, args.command)
         if args.command == "gates":
             return _gates(args.project, args.markdown)
         if args.command == "verify":
@@ -49,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _gates(project: Path, markdown: bool = False) -> int:
     source = project / "pyproject.toml"
-    raw = read_table(source) or {}
+    raw = dict(policy.resolve(source, read_table(source) or {}).raw)  # plugins of the bases too
     pm = create_plugin_manager(plugin_modules(raw, source), project)
     if markdown:
         print(reference_markdown(collect_gates(pm, raw)), end="")
@@ -70,10 +78,33 @@ def _config(project: Path) -> int:
     if raw is None:
         print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
         return 1
-    pm = create_plugin_manager(plugin_modules(raw, source), project)
-    settings = build_settings(project.resolve(), source, raw, collect_gates(pm, raw))
+    settings = _settings(project, source, raw)
     print(json.dumps({"digest": settings.digest, "config": settings.effective()}, indent=2))
     return 0
+
+
+def _settings(project: Path, source: Path, raw: dict[str, Any]) -> Settings:
+    """The effective settings as pytest builds them: extends, guardrails, waivers."""
+    resolved = policy.resolve(source, raw)
+    pm = create_plugin_manager(plugin_modules(resolved.raw, source), project)
+    return policy.settle(resolved, project.resolve(), collect_gates(pm, resolved.raw))
+
+
+def _policy(project: Path, command: str) -> int:
+    from .waivers import report_lines
+
+    source = project / "pyproject.toml"
+    raw = read_table(source)
+    if raw is None:
+        print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
+        return 2
+    settings = _settings(project, source, raw)
+    if command == "policy":
+        print("\n".join(policy.report_lines(settings)))
+        return 0
+    lines, expired = report_lines(settings.policy.waivers, settings.policy.rules)
+    print("\n".join(lines))
+    return 1 if expired else 0
 
 
 def _add_verify(sub: Any) -> None:
@@ -116,8 +147,7 @@ def _verify(args: argparse.Namespace) -> int:
     if raw is None:
         print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
         return 2
-    pm = create_plugin_manager(plugin_modules(raw, source), project)
-    settings = build_settings(project, source, raw, collect_gates(pm, raw))
+    settings = _settings(project, source, raw)
     key_text = args.key or os.environ.get(VERIFY_KEY_VARIABLE, "")
     try:
         key = dsse.load_public_key(key_text) if key_text.strip() else None

@@ -172,12 +172,9 @@ GLOBAL: tuple[Option, ...] = (
     ),
 )
 
-# Keys of the contract that a later release implements; refusing them beats ignoring them.
-NOT_YET = {
-    "extends": "policy inheritance",
-    "guardrails": "policy guardrails",
-    "waivers": "waivers",
-}
+# Keys the policy layer (policy.py) resolves before the settings are built; a table that
+# reaches build_settings with one of them bypassed it, and ignoring them would be silent.
+POLICY_KEYS = ("extends", "guardrails", "waivers", "waiver_policy")
 
 
 @dataclass(frozen=True)
@@ -214,6 +211,8 @@ class Settings:
     source: Path
     values: Mapping[str, Any]
     gates: Mapping[str, GateSettings] = field(default_factory=dict)
+    # The policy.EffectivePolicy (guardrails, waivers) when loaded through policy.py.
+    policy: Any = field(default=None, compare=False)
 
     @property
     def paths(self) -> list[str]:
@@ -239,6 +238,9 @@ class Settings:
         """The whole configuration as plain data, in a canonical order."""
         data = dict(self.values)
         data["gates"] = {name: dict(g.values) for name, g in sorted(self.gates.items())}
+        policy = self.policy.effective() if self.policy is not None else None
+        if policy:
+            data["policy"] = policy
         return data
 
     @property
@@ -323,10 +325,10 @@ def _validate(
     for key in raw:
         if key in by_name or key in extra:
             continue
-        if key in NOT_YET and where == "tool.platformgates":
+        if key in POLICY_KEYS and where == "tool.platformgates":
             raise ConfigError(
-                f"{where}.{key}: {NOT_YET[key]} is not supported by this version of "
-                "pytest-platformgates; remove the key rather than have it silently ignored"
+                f"{where}.{key}: policy keys are resolved by pytest_platformgates.policy "
+                "(load the configuration with policy.load_settings), never ignored"
             )
         near = _nearest(key, by_name)
         hint = f" (did you mean {near!r}?)" if near else ""

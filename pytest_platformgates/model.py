@@ -66,6 +66,9 @@ class Finding:
     hint: str = ""
     fingerprint: str = ""
     url: str = ""
+    # The waiver that covers this finding (id, reason, owner, approved_by, expires,
+    # days_left), set by the policy layer: a waived finding is recorded, never blocking.
+    waiver: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def location(self) -> str:
@@ -76,7 +79,7 @@ class Finding:
         return self.path
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "gate": self.gate,
             "rule": self.rule,
             "severity": self.severity.label,
@@ -88,6 +91,9 @@ class Finding:
             "fingerprint": self.fingerprint,
             "url": self.url,
         }
+        if self.waiver:
+            data["waiver"] = dict(self.waiver)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -102,6 +108,7 @@ class Finding:
             hint=str(data.get("hint", "")),
             fingerprint=str(data.get("fingerprint", "")),
             url=str(data.get("url", "")),
+            waiver=dict(data["waiver"]) if data.get("waiver") else None,
         )
 
 
@@ -144,6 +151,8 @@ class Analysis:
     notes: tuple[str, ...] = ()
     # Files for the evidence bundle by file name (e.g. "sbom.cdx.json"), as text.
     artifacts: Mapping[str, str] = field(default_factory=dict)
+    # The gate's waivers with their status (set by the policy layer, see waivers.py).
+    waivers: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,7 @@ class GateResult:
     notes: tuple[str, ...] = ()
     duration: float = 0.0
     artifacts: Mapping[str, str] = field(default_factory=dict)
+    waivers: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def judge(cls, gate: str, analysis: Analysis, fail_on: Severity, duration: float) -> GateResult:
@@ -167,7 +177,7 @@ class GateResult:
         findings = tuple(sorted(analysis.findings, key=_order))
         if analysis.problems:
             verdict = Verdict.ERROR
-        elif any(f.severity >= fail_on for f in findings):
+        elif any(f.severity >= fail_on and not f.waiver for f in findings):
             verdict = Verdict.FAILED
         else:
             verdict = Verdict.PASSED
@@ -182,16 +192,17 @@ class GateResult:
             notes=analysis.notes,
             duration=duration,
             artifacts=dict(analysis.artifacts),
+            waivers=tuple(analysis.waivers),
         )
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity >= self.fail_on)
+        return tuple(f for f in self.findings if f.severity >= self.fail_on and not f.waiver)
 
     @property
     def reported(self) -> tuple[Finding, ...]:
-        """Findings below ``fail_on``: shown and recorded, never blocking."""
-        return tuple(f for f in self.findings if f.severity < self.fail_on)
+        """Findings below ``fail_on`` or waived: shown and recorded, never blocking."""
+        return tuple(f for f in self.findings if f.severity < self.fail_on or f.waiver)
 
     def counts(self) -> dict[str, int]:
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
@@ -211,6 +222,7 @@ class GateResult:
             "notes": list(self.notes),
             "duration": self.duration,
             "artifacts": dict(self.artifacts),
+            "waivers": [dict(w) for w in self.waivers],
         }
 
     @classmethod
@@ -226,4 +238,5 @@ class GateResult:
             notes=tuple(str(n) for n in data.get("notes", ())),
             duration=float(data.get("duration", 0.0)),
             artifacts={str(k): str(v) for k, v in data.get("artifacts", {}).items()},
+            waivers=tuple(dict(w) for w in data.get("waivers", ())),
         )

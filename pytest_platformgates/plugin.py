@@ -8,6 +8,7 @@ State lives on ``config.stash``; nothing is kept in module globals.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,9 @@ from typing import Any
 import pluggy
 import pytest
 
-from . import __version__
+from . import __version__, policy, waivers
 from .cache import ResultCache
-from .config import ConfigError, Settings, build_settings, plugin_modules, read_table
+from .config import ConfigError, Settings, plugin_modules, read_table
 from .evidence.session import EVIDENCE_PLUGIN
 from .evidence.session import register as register_evidence
 from .gate import Gate
@@ -95,11 +96,19 @@ def pytest_configure(config: pytest.Config) -> None:
                 )
             return
         root = source.parent
-        pm = create_plugin_manager(plugin_modules(raw, source), root)
-        gates = collect_gates(pm, raw)
-        settings = build_settings(root, source, raw, gates)
+        resolved = policy.resolve(source, raw)  # extends chain, merged bases first
+        pm = create_plugin_manager(plugin_modules(resolved.raw, source), root)
+        gates = collect_gates(pm, resolved.raw)
+        settings = policy.settle(resolved, root, gates)  # guardrails and waivers
+        weakened = policy.guard_options(
+            settings,
+            no_gates=bool(config.option.no_gates),
+            changed=getattr(config.option, "gates_changed", None),
+        )
     except ConfigError as exc:
         raise pytest.UsageError(f"platformgates: {exc}") from None
+    if weakened:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(weakened), stacklevel=2)
     if config.option.gates_only and config.option.no_gates:
         raise pytest.UsageError("platformgates: --gates-only and --no-gates contradict each other")
 
@@ -192,6 +201,18 @@ class GateSession:
         else:
             items.extend(gate_items)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # After -k/-m/--deselect: a required gate left out is refused in CI (policy.py).
+        if not self.state.run_gates or self.config.option.collectonly:
+            return
+        selected = {item.name for item in session.items if isinstance(item, GateItem)}
+        try:
+            weakened = policy.guard_selection(self.state.settings, selected)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"platformgates: {exc}") from None
+        if weakened:
+            warnings.warn(pytest.PytestWarning(weakened), stacklevel=1)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -253,6 +274,10 @@ class GateSession:
         results = [state.results[name] for name in sorted(state.results)]
         for line in summary_table(results):
             terminalreporter.write_line(line)
+        for line in waivers.summary_lines(results):
+            terminalreporter.write_line(line)
+        for line in state.settings.policy.overrides if state.settings.policy else ():
+            terminalreporter.write_line(line, red=True, bold=True)
         # A failing gate's report already carries its notes; a passing gate's would be lost.
         for result in results:
             if result.verdict is Verdict.PASSED:

@@ -70,6 +70,9 @@ class GateRunner:
             analysis = Analysis(
                 problems=(f"internal error in gate {name!r}: {type(exc).__name__}: {exc}\n{tail}",)
             )
+        if self.settings.policy is not None:
+            # Waivers apply to every gate alike, third-party ones included (waivers.py).
+            analysis = self.settings.policy.waive(name, analysis, gate_settings.fail_on)
         return GateResult.judge(
             name, analysis, gate_settings.fail_on, duration=time.perf_counter() - start
         )

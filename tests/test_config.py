@@ -59,7 +59,7 @@ def test_unknown_key_inside_a_gate_table_is_a_usage_error(project):
         ('[tool.platformgates.gates.lint]\nfail_on = "hgh"', "unknown severity 'hgh'"),
         ("[tool.platformgates.gates.nosuch]", "gates.nosuch: no such gate (registered gates:"),
         ("gates = 3", "tool.platformgates.gates must be a table"),
-        ('extends = ["base.toml"]', "policy inheritance is not supported by this version"),
+        ('extends = ["base.toml"]', "extends 'base.toml': no such file"),
     ],
 )
 def test_wrong_types_and_impossible_values_are_usage_errors(project, snippet, needle):

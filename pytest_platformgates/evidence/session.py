@@ -144,6 +144,8 @@ class EvidenceSession:
         git = self.git or provenance.git_state(self.settings.root, ignore=(self.target,))
         if git.problem:
             notes.append(git.problem)
+        # Weakening command-line choices the policy allowed only locally (policy.py).
+        notes += getattr(self.settings.policy, "overrides", None) or []
         facts = provenance.RunFacts(
             git=git,
             identity=provenance.ci_identity(),

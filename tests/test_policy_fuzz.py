@@ -1,0 +1,165 @@
+"""Fuzzed policy, guardrail and waiver input: a valid policy or a ConfigError, never a crash.
+
+And never a silently weaker gate: whatever the project writes, a successful load keeps
+the fixed policy's guardrails (fail_on at most high everywhere, the lint gate on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_platformgates import policy, waivers
+from pytest_platformgates.config import ConfigError
+from pytest_platformgates.manager import collect_gates, create_plugin_manager
+from pytest_platformgates.model import Analysis, Finding, Severity
+
+GATES = collect_gates(create_plugin_manager(), {})
+
+FIXED = '[guardrails]\n"fail_on" = { max = "high" }\n"gates.lint" = { required = true }\n'
+
+KEYS = st.sampled_from(
+    [
+        "fail_on",
+        "paths",
+        "exclude",
+        "max_file_size",
+        "gates",
+        "guardrails",
+        "waivers",
+        "waiver_policy",
+        "extends",
+        "lint",
+        "enabled",
+        "severity",
+        "locked",
+        "min",
+        "max",
+        "required",
+        "gate",
+        "id",
+        "reason",
+        "owner",
+        "expires",
+        "created",
+        "approved_by",
+        "path",
+        "stale",
+        "max_days",
+        "allow_critical",
+        "sha256",
+        "fail_on.x",
+        "gates.lint",
+        "gates.lint.fail_on",
+        "gates.coverage.line",
+    ]
+)
+SCALARS = st.one_of(
+    st.sampled_from(["high", "critical", "low", "lint", "F401", "warn", "fail", "base.toml", ""]),
+    st.text(max_size=8),
+    st.integers(min_value=-5, max_value=10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1)),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+TABLES = st.dictionaries(KEYS, VALUES, max_size=6)
+
+
+def _toml(value) -> str:
+    """A TOML rendering of a generated value (inline tables for tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+
+
+def _check_invariants(settings) -> None:
+    assert settings.gates["lint"].enabled
+    for gate in settings.gates.values():
+        assert gate.fail_on <= Severity.HIGH
+    assert settings.fail_on <= Severity.HIGH
+    json.dumps(settings.effective())  # the evidence can always record it
+    assert len(settings.digest) == 64
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(project_table=TABLES, base_table=TABLES)
+def test_fuzzed_configuration_gives_a_valid_policy_or_a_config_error(
+    tmp_path_factory, project_table, base_table
+):
+    root: Path = tmp_path_factory.mktemp("fuzz")
+    (root / "fixed.toml").write_text(FIXED)
+    base = "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in base_table.items())
+    (root / "base.toml").write_text(base)
+    table = dict(project_table)
+    extends = table.get("extends")
+    table["extends"] = ["fixed.toml", "base.toml"]
+    if isinstance(extends, str):
+        table["extends"].append(extends)
+    try:
+        settings_ = policy.load_settings(root / "pyproject.toml", table, root, GATES)
+    except ConfigError:
+        return
+    _check_invariants(settings_)
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries=st.lists(st.dictionaries(KEYS, VALUES, max_size=8), max_size=3), rules=TABLES)
+def test_fuzzed_waivers_parse_or_fail_cleanly_and_apply_without_crashing(entries, rules):
+    try:
+        parsed_rules = waivers.WaiverRules.from_table(rules)
+        parsed = waivers.parse(entries, "pyproject.toml", "waivers", GATES, parsed_rules)
+        waivers.check_unique(parsed)
+    except ConfigError:
+        return
+    finding = Finding("lint", "F401", Severity.CRITICAL, "a.py", 1, "m", fingerprint="f" * 32)
+    out = waivers.apply(parsed, parsed_rules, "lint", Analysis(findings=(finding,)), Severity.HIGH)
+    for f in out.findings:
+        if f.waiver:
+            assert parsed_rules.get("allow_critical") or f.severity < Severity.CRITICAL
+    json.dumps([dict(w) for w in out.waivers])
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"extends": 3},
+        {"extends": [{"path": 3}]},
+        {"extends": [{"sha256": "0" * 64}]},
+        {"waivers": {"gate": "lint"}},
+        {"waivers": [3]},
+        {"waiver_policy": []},
+        {"waiver_policy": {"max_days": 0}},
+        {"waiver_policy": {"stale": "ignore"}},
+        {"waiver_policy": {"nope": 1}},
+        {"gates": {"lint": 3}},
+    ],
+)
+def test_known_bad_shapes_are_config_errors(tmp_path, table):
+    with pytest.raises(ConfigError):
+        policy.load_settings(tmp_path / "pyproject.toml", table, tmp_path, GATES)
