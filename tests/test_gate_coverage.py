@@ -183,10 +183,17 @@ def test_branch_threshold_measures_branches_even_if_coverage_config_does_not(pro
     result = run(project, "--junitxml=junit.xml")
     result.assert_outcomes(passed=1, failed=1)
     # two ifs, four branch exits; only `x > 0 -> return` taken
-    result.stdout.fnmatch_lines(["*branch coverage 25% is below 80% (1 of 4 branches taken)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*branch coverage 25% is below 80% (1 of 4 branches taken)*",
+            # every figure against its threshold, met or not
+            "note: line 50% (required 50%); branch 25% (required 80%)",
+        ]
+    )
     props = properties(project)
     assert props["gate.figure.branches"] == "4"
     assert props["gate.figure.line_percent"] == "50"
+    assert props["gate.figure.branch_threshold"] == "80"
 
 
 def test_per_file_floor_names_the_file_and_its_unrun_lines(project):

@@ -38,6 +38,7 @@ from ..model import Analysis, Finding, Severity, fingerprint
 
 WORST_LISTED = 5
 REPORT_ARTIFACT = "coverage.json"  # read by the HTML report of the evidence bundle
+SHORT = {"fail_under": "total (coverage's fail_under)", "new_code": "new code"}
 RANGES_LISTED = 12
 
 DEFAULT_OMIT = ["tests/**", "test/**", "**/conftest.py", "**/test_*.py", "**/*_test.py"]
@@ -211,6 +212,7 @@ class Judgement:
         self.figures: dict[str, int | float | str] = {}
         self.root = ctx.inventory.root
         self._line = Decimal(0)
+        self.summary: list[str] = []  # every figure against its threshold, for the report
 
     # -- the steps --------------------------------------------------------------------
 
@@ -236,6 +238,7 @@ class Judgement:
             self._new_code(measured, precision)
         if self.settings["ratchet"]:
             self._ratchet(recorded, precision)
+        self.ctx.notes.insert(0, "; ".join(self.summary))
         self._note_never_imported(measured)
         return self._analysis({REPORT_ARTIFACT: self._report(measured, precision)})
 
@@ -369,6 +372,11 @@ class Judgement:
         required = Decimal(str(threshold))
         shown, needed = f"{value:.{precision}f}", f"{required:.{precision}f}"
         self.figures[f"{rule}_percent"] = shown
+        self.figures[f"{rule}_threshold"] = needed
+        self.summary.append(
+            f"{SHORT.get(rule, rule)} {shown}%"
+            + (f" (required {needed}%)" if required else " (not required)")
+        )
         if value < required:
             self.findings.append(
                 self._finding(
@@ -388,7 +396,6 @@ class Judgement:
             files_never_imported=len(unmeasured),
             statements=statements,
             statements_run=covered,
-            line_threshold=f"{Decimal(str(self.settings['line'])):.{precision}f}",
         )
         if not statements:
             raise GateError(
@@ -469,6 +476,8 @@ class Judgement:
                 )
             )
         self.figures["files_below_per_file"] = below
+        self.figures["per_file_threshold"] = f"{required:.{precision}f}"
+        self.summary.append(f"{below} file(s) below the per-file floor {required:.{precision}f}%")
 
     def _new_code(self, files: Sequence[FileCoverage], precision: int) -> None:
         base = self.settings["base"]
@@ -519,6 +528,9 @@ class Judgement:
             )
             failed = value < Decimal(str(self.settings["new_code"]))
         limit = self.settings["max_new_uncovered"]
+        if limit is not None:
+            self.figures["max_new_uncovered"] = limit
+            self.summary.append(f"{uncovered_total} new line(s) not run (at most {limit})")
         if limit is not None and uncovered_total > limit:
             failed = True
             self.findings.append(
@@ -594,6 +606,7 @@ class Judgement:
         shown = f"{line:.{precision}f}"
         if recorded is not None:
             self.figures["ratchet_percent"] = f"{recorded:.{precision}f}"
+            self.summary.append(f"ratchet {recorded:.{precision}f}%")
             if line < recorded:
                 self.findings.append(
                     self._finding(
