@@ -21,6 +21,7 @@ no other gate needs, so this module hooks into pytest itself:
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -468,17 +469,30 @@ class CoverageSession:
 def _tests_outside(config: pytest.Config, named: tuple[str, ...]) -> list[str]:
     """Test files a plain ``pytest`` would collect that the named paths leave out.
 
-    Walks the suite (testpaths, or the root) as pytest's collection would: the
-    ``python_files`` patterns, minus ``norecursedirs`` and virtual environments.
+    Walks the suite (testpaths, globs expanded, or the root) as pytest's collection
+    would: the ``python_files`` patterns, minus ``norecursedirs`` and virtual environments.
     """
     root = config.rootpath
     patterns = config.getini("python_files")
     norecurse = config.getini("norecursedirs")
+    targets = [Path(p) for t in config.getini("testpaths") for p in glob.glob(str(root / t))]
     found: list[str] = []
-    for target in config.getini("testpaths") or ["."]:
-        if _under(_relative(config, str(root / target)), named):
+
+    def consider(path: Path) -> bool:
+        rel = path.relative_to(root).as_posix()
+        name = path.name
+        if any(fnmatch(rel if "/" in p else name, p) for p in patterns) and not _under(rel, named):
+            found.append(rel)
+        return len(found) >= LISTED
+
+    for target in targets or [root]:
+        if _under(_relative(config, str(target)), named):
             continue
-        for dirpath, dirnames, filenames in os.walk(root / target):
+        if target.is_file():
+            if consider(target):
+                break
+            continue
+        for dirpath, dirnames, filenames in os.walk(target):
             here = Path(dirpath)
             dirnames[:] = sorted(
                 d
@@ -487,14 +501,9 @@ def _tests_outside(config: pytest.Config, named: tuple[str, ...]) -> list[str]:
                 and not (here / d / "pyvenv.cfg").exists()
                 and not _under((here / d).relative_to(root).as_posix(), named)
             )
-            for name in sorted(filenames):
-                rel = (here / name).relative_to(root).as_posix()
-                if any(fnmatch(rel if "/" in p else name, p) for p in patterns) and not _under(
-                    rel, named
-                ):
-                    found.append(rel)
-                    if len(found) >= LISTED:
-                        return found
+            if any(consider(here / name) for name in sorted(filenames)):
+                return found
+    return found
     return found
 
 

@@ -351,6 +351,18 @@ def test_naming_a_test_file_makes_the_run_partial(project):
     result.assert_outcomes(passed=4)
 
 
+def test_named_paths_are_compared_with_testpaths(project):
+    tail = '\n[tool.pytest.ini_options]\npythonpath = ["."]\ntestpaths = ["tests"]\n'
+    project.configure({"coverage": {}}, extra=tail)
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/calc.py", CALC)
+    project.write("tests/test_calc.py", TEST_CALC)
+    project.write("scripts/test_by_hand.py", "def test_by_hand():\n    pass\n")  # not the suite
+    project.commit()
+    result = run(project, "--gates", "tests")
+    result.assert_outcomes(passed=3)
+
+
 def test_a_partial_run_can_be_an_error_or_judged_on_request(project):
     write_project(project, {"line": 90, "partial_run": "error"})
     result = run(project, "-k", "test_add or coverage")
