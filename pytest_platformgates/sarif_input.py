@@ -121,7 +121,8 @@ def read(
             )
         figures["sarif_runs"] += 1
         rules = _rules(driver)
-        bases = _uri_bases(run, base)
+        by_id = {r["id"]: r for r in reversed(rules) if isinstance(r.get("id"), str)}
+        locator = _Locator(run, base, root)
         for number, result in enumerate(results):
             if not isinstance(result, dict):
                 raise GateError(f"{where}: result {number} is not an object")
@@ -132,14 +133,14 @@ def read(
             if _suppressed(result):
                 figures["sarif_suppressed"] += 1
                 continue
-            rule_id, rule = _rule(result, rules)
+            rule_id, rule = _rule(result, rules, by_id)
             level = result.get("level") or _get(rule, "defaultConfiguration", "level") or "warning"
             if level not in LEVELS:
                 raise GateError(f"{where}: result {number} has an unknown level {level!r}")
             security = _get(result, "properties", "security-severity")
             if security is None:
                 security = _get(rule, "properties", "security-severity")
-            path, line, column = _location(result, bases, root, run)
+            path, line, column = _location(result, locator, run)
             message = _message(result, rule) or rule_id
             found = Finding(
                 gate=gate,
@@ -204,7 +205,11 @@ def _rules(driver: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [r if isinstance(r, dict) else {} for r in rules] if isinstance(rules, list) else []
 
 
-def _rule(result: Mapping[str, Any], rules: Sequence[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+def _rule(
+    result: Mapping[str, Any],
+    rules: Sequence[dict[str, Any]],
+    by_id: Mapping[str, dict[str, Any]],
+) -> tuple[str, dict[str, Any]]:
     index = result.get("ruleIndex")
     if index is None:
         index = _get(result, "rule", "index")
@@ -213,7 +218,7 @@ def _rule(result: Mapping[str, Any], rules: Sequence[dict[str, Any]]) -> tuple[s
         rule = rules[index]
     rule_id = result.get("ruleId") or _get(result, "rule", "id") or rule.get("id")
     if not rule and isinstance(rule_id, str):
-        rule = next((r for r in rules if r.get("id") == rule_id), {})
+        rule = by_id.get(rule_id, {})
     return (str(rule_id) if rule_id else "sarif"), rule
 
 
@@ -227,29 +232,52 @@ def _suppressed(result: Mapping[str, Any]) -> bool:
     )
 
 
-def _uri_bases(run: Mapping[str, Any], base: Path) -> dict[str, Path]:
-    bases: dict[str, Path] = {}
-    declared = run.get("originalUriBaseIds")
-    if isinstance(declared, dict):
-        for name, location in declared.items():
-            uri = _get(location, "uri")
-            if isinstance(uri, str):
-                bases[name] = _uri_path(uri, base)
-    return bases
+class _Locator:
+    """Artifact locations to project-relative paths, remembered per URI (results repeat them)."""
+
+    def __init__(self, run: Mapping[str, Any], base: Path, root: Path) -> None:
+        self.base = os.path.normpath(base)
+        self.anchors = {os.path.normpath(root), os.path.realpath(root)}
+        self.bases: dict[str, str] = {}
+        declared = run.get("originalUriBaseIds")
+        if isinstance(declared, dict):
+            for name, location in declared.items():
+                uri = _get(location, "uri")
+                if isinstance(uri, str):
+                    self.bases[name] = _uri_path(uri, self.base)
+        self.seen: dict[tuple[str, object], str] = {}
+
+    def path(self, uri: str, base_id: object) -> str:
+        key = (uri, base_id)
+        if key not in self.seen:
+            base = self.bases.get(base_id, self.base) if isinstance(base_id, str) else self.base
+            self.seen[key] = self._relative(_uri_path(uri, base), uri)
+        return self.seen[key]
+
+    def _relative(self, full: str, uri: str) -> str:
+        """A project-relative POSIX path; a location outside the project keeps its URI."""
+        for anchor in self.anchors:
+            if full.startswith(anchor + os.sep):
+                return full[len(anchor) + 1 :].replace(os.sep, "/")
+        return uri
 
 
-def _uri_path(uri: str, base: Path) -> Path:
+def _uri_path(uri: str, base: str) -> str:
     parsed = urlparse(uri)
     if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    return base / unquote(uri)
+        return os.path.normpath(unquote(parsed.path))
+    return os.path.normpath(os.path.join(base, unquote(uri)))
 
 
 def _location(
-    result: Mapping[str, Any], bases: Mapping[str, Path], root: Path, run: Mapping[str, Any]
+    result: Mapping[str, Any], locator: _Locator, run: Mapping[str, Any]
 ) -> tuple[str, int, int]:
     locations = result.get("locations")
-    physical = _get(locations[0], "physicalLocation") if isinstance(locations, list) else None
+    physical = (
+        _get(locations[0], "physicalLocation")
+        if isinstance(locations, list) and locations
+        else None
+    )
     if not isinstance(physical, dict):
         return "", 0, 0
     artifact = physical.get("artifactLocation") or {}
@@ -258,11 +286,7 @@ def _location(
         artifacts = run.get("artifacts") or []
         if 0 <= artifact["index"] < len(artifacts):
             uri = _get(artifacts[artifact["index"]], "location", "uri")
-    path = ""
-    if isinstance(uri, str) and uri:
-        base = bases.get(artifact.get("uriBaseId"), root) if artifact.get("uriBaseId") else None
-        full = _uri_path(uri, base if base is not None else bases.get("", root))
-        path = _relative(full, root, uri)
+    path = locator.path(uri, artifact.get("uriBaseId")) if isinstance(uri, str) and uri else ""
     region = physical.get("region") or {}
     line = region.get("startLine")
     column = region.get("startColumn")
@@ -271,17 +295,6 @@ def _location(
         line if isinstance(line, int) and line > 0 else 0,
         column if isinstance(column, int) and column > 0 else 0,
     )
-
-
-def _relative(full: Path, root: Path, uri: str) -> str:
-    """A project-relative POSIX path; a location outside the project keeps its URI."""
-    normal = Path(os.path.normpath(full))
-    for anchor in (root, root.resolve()):
-        try:
-            return normal.relative_to(anchor).as_posix()
-        except ValueError:
-            continue
-    return uri
 
 
 def _message(result: Mapping[str, Any], rule: Mapping[str, Any]) -> str:
