@@ -158,3 +158,11 @@ def test_configuration_mistakes_are_usage_errors(project, gate, message):
     result = project.pytester.runpytest("--gates-only")
     assert result.ret == 4
     result.stderr.fnmatch_lines([message])
+
+
+def test_a_command_killed_by_a_signal_is_an_error(project):
+    kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    project.configure({"check": {"kind": "command", "command": python(kill)}})
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*exited with code -9, which is neither a pass code*"])

@@ -335,3 +335,43 @@ def test_works_under_xdist(project):
     result = project.pytester.runpytest("--gates-only", "-n", "2", "-p", "xdist")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines_random(["*a.py:1:8*F401*", "*a.py:1 *medium*R1*"])
+
+
+def test_uri_base_ids_artifact_indexes_and_cwd(project):
+    run = {
+        "originalUriBaseIds": {"SRC": {"uri": "file://" + str(project.path / "src") + "/"}},
+        "artifacts": [{"location": {"uri": "indexed.py"}}],
+    }
+    located = [
+        finding("B1", path="mod.py"),
+        finding("B2", path="plain.py"),
+    ]
+    located[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] = "SRC"
+    indexed = finding("B3")
+    indexed["locations"][0]["physicalLocation"]["artifactLocation"] = {"index": 0}
+    project.write("tool/log.sarif", sarif([*located, indexed], **run))
+    project.configure(
+        {"s": {"kind": "sarif", "sarif_file": "log.sarif", "cwd": "tool"}}, fail_on="low"
+    )
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines_random(
+        ["*src/mod.py:1 *B1*", "*tool/plain.py:1 *B2*", "*tool/indexed.py:1 *B3*"]
+    )
+
+
+def test_snippets_never_reach_the_output(project):
+    planted = "-".join(["sk", "live", "4f9a8b7c", "6d5e4f3a", "2b1c"])
+    leaky = finding("SECRET", level="error")
+    region = leaky["locations"][0]["physicalLocation"]["region"]
+    region["snippet"] = {"text": f"token = '{planted}'"}
+    leaky["locations"][0]["physicalLocation"]["contextRegion"] = {"snippet": {"text": planted}}
+    project.write("log.sarif", sarif([leaky]))
+    project.configure({"s": {"kind": "sarif", "sarif_file": "log.sarif"}})
+    result = project.pytester.runpytest("--gates-only", "-v", "--junitxml=j.xml")
+    result.assert_outcomes(failed=1)
+    assert planted not in result.stdout.str()
+    for path in (project.path / "gate-evidence").rglob("*"):
+        if path.is_file():
+            assert planted not in path.read_text(errors="replace"), path
+    assert planted not in (project.path / "j.xml").read_text()
