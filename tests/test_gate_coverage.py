@@ -103,8 +103,10 @@ def test_threshold_missed_fails_with_the_figure_and_the_worst_files(project):
     assert result.ret == 1
 
 
-def test_modules_no_test_imports_count_as_zero(project):
-    write_project(project, {"line": 50})
+@pytest.mark.parametrize("source", ["", '\n[tool.coverage.run]\nsource = ["pkg"]\n'])
+def test_modules_no_test_imports_count_as_zero(project, source):
+    # with `source`, coverage lists unimported files with no lines: still never imported
+    write_project(project, {"line": 50}, extra=source)
     # 6 statements nobody imports: 8 of 16 run, not the 8 of 10 a naive report shows
     project.write(
         "pkg/unused.py", "A = 1\nB = 2\n\n\ndef f():\n    x = 1\n    y = 2\n    return x + y\n"

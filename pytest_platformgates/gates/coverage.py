@@ -306,7 +306,11 @@ class Judgement:
 
     def _analyse(self, analyser: Coverage, files: Sequence[InventoryFile]) -> list[FileCoverage]:
         data = self.session.data
-        measured_paths = {os.path.realpath(p) for p in data.measured_files()} if data else set()
+        # A file with recorded lines ran; coverage also lists files it merely found in
+        # `source` (with no lines), which no test imported.
+        measured_paths = (
+            {os.path.realpath(p) for p in data.measured_files() if data.lines(p)} if data else set()
+        )
         arcs = bool(data is not None and data.has_arcs())
         out = []
         unparsable = []
