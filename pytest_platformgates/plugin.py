@@ -181,6 +181,14 @@ class GateSession:
         self.owner = not hasattr(config, "workerinput")
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        # --gates-only: collecting (importing) every test module only to deselect it can
+        # cost more than the gates themselves on a large tree.
+        if config.option.gates_only and self.state.run_gates:
+            return True
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
