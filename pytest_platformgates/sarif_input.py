@@ -280,14 +280,16 @@ def _location(
     )
     if not isinstance(physical, dict):
         return "", 0, 0
-    artifact = physical.get("artifactLocation") or {}
+    artifact = physical.get("artifactLocation")
+    artifact = artifact if isinstance(artifact, dict) else {}
     uri = artifact.get("uri")
     if not isinstance(uri, str) and isinstance(artifact.get("index"), int):
-        artifacts = run.get("artifacts") or []
-        if 0 <= artifact["index"] < len(artifacts):
+        artifacts = run.get("artifacts")
+        if isinstance(artifacts, list) and 0 <= artifact["index"] < len(artifacts):
             uri = _get(artifacts[artifact["index"]], "location", "uri")
     path = locator.path(uri, artifact.get("uriBaseId")) if isinstance(uri, str) and uri else ""
-    region = physical.get("region") or {}
+    region = physical.get("region")
+    region = region if isinstance(region, dict) else {}
     line = region.get("startLine")
     column = region.get("startColumn")
     return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,32 @@ def test_a_command_killed_by_a_signal_is_an_error(project):
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*exited with code -9, which is neither a pass code*"])
+
+
+def test_the_tool_version_is_recorded_and_keys_the_cache(project):
+    project.write("src/a.txt", "a\n")
+    project.write("version.txt", "tool 1.0\n")
+    project.configure(
+        {
+            "check": {
+                "kind": "command",
+                "command": python("pass"),
+                "paths": ["src"],
+                "version_command": python("print(open('version.txt').read())"),
+            }
+        }
+    )
+
+    def run():
+        project.pytester.runpytest("--gates-only", "--junitxml=j.xml")
+        return (project.path / "j.xml").read_text()
+
+    tool = Path(sys.executable).name
+    first = run()
+    assert f'name="gate.tool.{tool}" value="tool 1.0"' in first
+    assert 'name="gate.figure.files_cached" value="0"' in first
+    assert 'name="gate.figure.files_cached" value="1"' in run()
+    project.write("version.txt", "tool 2.0\n")
+    upgraded = run()
+    assert f'name="gate.tool.{tool}" value="tool 2.0"' in upgraded
+    assert 'name="gate.figure.files_cached" value="0"' in upgraded
