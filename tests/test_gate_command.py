@@ -196,3 +196,14 @@ def test_the_tool_version_is_recorded_and_keys_the_cache(project):
     upgraded = run()
     assert f'name="gate.tool.{tool}" value="tool 2.0"' in upgraded
     assert 'name="gate.figure.files_cached" value="0"' in upgraded
+
+
+def test_a_covered_file_that_cannot_be_hashed_is_an_error(project):
+    project.write("src/big.txt", "x" * 100)
+    project.configure(
+        {"check": {"kind": "command", "command": python("pass"), "paths": ["src"]}},
+        max_file_size=10,
+    )
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*covered files cannot be read*src/big.txt (too*"])

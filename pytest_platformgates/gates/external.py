@@ -196,7 +196,7 @@ class ExternalGate(Gate):
                 self.name,
                 ctx.settings.digest(),
                 repr(sorted(versions.items())),
-                *(f"{f.path}\x00{f.sha256}" for f in covered),
+                *(f"{f.path}\x00{f.sha256 or f.detail}" for f in covered),
             )
             cached, note = ctx.cache.load(self.name)
             if note:
@@ -256,7 +256,8 @@ class ExternalGate(Gate):
                 f"no files to check: none of the {len(ctx.inventory.files)} files in scope "
                 f"match paths = {patterns}; fix `paths`, or disable the gate"
             )
-        unreadable = [f for f in covered if f.status not in (FileStatus.TEXT, FileStatus.BINARY)]
+        # Anything with a content hash keys the cache; a link by its target (checked itself).
+        unreadable = [f for f in covered if not f.sha256 and f.status is not FileStatus.LINK]
         if unreadable:
             listed = ", ".join(f"{f.path} ({f.status.value})" for f in unreadable[:10])
             raise GateError(
