@@ -126,9 +126,8 @@ class CommitsGate(Gate):
     )
 
     def validate(self, values: Mapping[str, Any], where: str) -> None:
-        for key in ("work_item",):
-            if values[key] is not None:
-                _compile(values[key], f"{where}.{key}")
+        if values["work_item"] is not None:
+            _compile(values["work_item"], f"{where}.work_item")
         for pattern in values["bots"]:
             _compile(pattern, f"{where}.bots")
         if not values["types"]:
@@ -145,17 +144,10 @@ class CommitsGate(Gate):
         severity = Severity.parse(settings["severity"])
         bots = [re.compile(p) for p in settings["bots"]]
         findings: list[Finding] = []
-        figures: dict[str, int | str] = {
-            "base": base,
-            "base_commit": start,
-            "commits": len(commits),
-            "commits_checked": 0,
-            "commits_bots": 0,
-            "commits_merges": 0,
-        }
+        counts = {"commits_checked": 0, "commits_bots": 0, "commits_merges": 0}
         for commit in commits:
             if len(commit.parents) > 1:
-                figures["commits_merges"] += 1  # type: ignore[operator]
+                counts["commits_merges"] += 1
                 if settings["merge_commits"] == "skip":
                     continue
                 if settings["merge_commits"] == "forbid":
@@ -170,13 +162,14 @@ class CommitsGate(Gate):
                     )
                     continue
             if any(b.search(commit.author) or b.search(commit.email) for b in bots):
-                figures["commits_bots"] += 1  # type: ignore[operator]
+                counts["commits_bots"] += 1
                 continue
-            figures["commits_checked"] += 1  # type: ignore[operator]
+            counts["commits_checked"] += 1
             for rule, message, hint in self._violations(commit, settings.values):
                 findings.append(self._finding(commit, rule, severity, message, hint))
         if not commits:
             ctx.notes.append(f"no commits since {base} ({start[:12]}): nothing to check")
+        figures = {"base": base, "base_commit": start, "commits": len(commits), **counts}
         return Analysis(findings=tuple(findings), figures=figures, notes=tuple(ctx.notes))
 
     def _violations(
