@@ -1,0 +1,163 @@
+"""All gates together against the raw tools run one after another, on the Django wheel.
+
+    python benchmarks/bench_all.py [--skip-raw]
+
+Unpacks the Django 5.2.8 wheel (fetched with pip into ``benchmarks/.corpus/``, gitignored)
+into a git repository with a ``[tool.platformgates]`` table enabling lint (check and
+format), secrets, sast, deps (offline, against ``../shared/advisory-db``), licences and
+the SBOM, and times, as a user would run them:
+
+- the raw CLIs one after another on the same files: ``ruff check``, ``ruff format
+  --check``, ``detect-secrets scan --all-files``, ``bandit -r``, ``cyclonedx-py
+  environment`` (pip-audit has no offline mode, so its online run is not timed here;
+  ``bench_deps.py`` compares the deps gate with pip-audit against a local OSV server);
+- ``pytest --gates-only`` cold (no result cache), warm (nothing changed), and with one
+  file changed;
+
+and prints each time with its ratio. Wall-clock times on a shared 2-core machine are noisy:
+run it twice and quote the second. pytest starts with bytecode caches (as any machine
+that ran it before), and without hypothesis's plugin, which our own test extra installs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / ".corpus"
+ADVISORIES = HERE.parent.parent / "shared" / "advisory-db"
+BIN = Path(sys.executable).parent
+
+PYPROJECT = """\
+[tool.pytest.ini_options]
+# Makes this directory pytest's rootdir even inside another project's tree.
+
+[tool.platformgates]
+# The wheel ships a few compiled message catalogues and fonts that are not text.
+exclude = ["**/*.mo"]
+
+[tool.platformgates.gates.lint]
+presets = []
+
+[tool.platformgates.gates.deps]
+database = "osv:{advisories}"
+
+[tool.platformgates.gates.licenses]
+unknown_severity = "low"
+unknown_transitive_severity = "low"
+
+[tool.platformgates.gates.pinning]
+enabled = false   # a wheel has no requirement or lock files
+
+[tool.platformgates.gates.coverage]
+enabled = false   # no tests in a wheel
+
+[tool.platformgates.gates.commits]
+enabled = false
+"""
+
+
+def corpus() -> Path:
+    target = CORPUS / "all-gates" / "django-5.2.8"
+    if (target / ".git").is_dir():
+        (target / "pyproject.toml").write_text(PYPROJECT.format(advisories=ADVISORIES))
+        return target
+    CORPUS.mkdir(parents=True, exist_ok=True)
+    wheels = list(CORPUS.glob("django-5.2.8-*.whl"))
+    if not wheels:
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        subprocess.run([*pip, "-d", str(CORPUS), "django==5.2.8"], check=True)
+        wheels = list(CORPUS.glob("django-5.2.8-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as zf:
+        zf.extractall(target)
+    (target / "pyproject.toml").write_text(PYPROJECT.format(advisories=ADVISORIES))
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=target, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=target, check=True)
+    subprocess.run([*git, "commit", "-qm", "corpus"], cwd=target, check=True)
+    return target
+
+
+# Python as users run it: with bytecode caches (this workplace sets PYTHONDONTWRITEBYTECODE,
+# which makes every pytest start re-compile, and re-rewrite, every plugin module).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return time.perf_counter() - start, proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-raw", action="store_true", help="time only the gates")
+    args = parser.parse_args()
+    root = corpus()
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)
+    print(f"corpus: {root} ({len(files.stdout.splitlines())} files)")
+
+    raw_total = 0.0
+    if not args.skip_raw:
+        raw = {
+            "ruff check": [str(BIN / "ruff"), "check", "--no-cache", "."],
+            "ruff format --check": [str(BIN / "ruff"), "format", "--check", "--no-cache", "."],
+            "detect-secrets scan --all-files": [
+                str(BIN / "detect-secrets"),
+                "scan",
+                "--all-files",
+                "--no-verify",
+                "--exclude-files",
+                r"^\.git/",
+            ],
+            "bandit -r": [str(BIN / "bandit"), "-q", "-r", ".", "-f", "json", "-o", "/dev/null"],
+            "cyclonedx-py environment": [
+                str(BIN / "cyclonedx-py"),
+                "environment",
+                sys.executable,
+                "--of",
+                "JSON",
+                "-o",
+                "/dev/null",
+            ],
+        }
+        for label, argv in raw.items():
+            seconds, code = timed(argv, root)
+            raw_total += seconds
+            print(f"raw   {label:<34} {seconds:7.2f} s  (exit {code})")
+        print(f"raw   {'sum, one after another':<34} {raw_total:7.2f} s")
+
+    # hypothesis's pytest plugin is in this venv for our own tests, not the project's.
+    pytest = [str(BIN / "pytest"), "--gates-only", "-q", "-p", "no:hypothesispytest"]
+    timed([*pytest, "--co"], root)  # bytecode caches, as on any machine that ran pytest before
+    shutil.rmtree(root / ".pytest_cache", ignore_errors=True)
+    cold, code = timed(pytest, root)
+    print(f"gates cold                               {cold:7.2f} s  (exit {code})")
+    warm, code = timed(pytest, root)
+    print(f"gates warm (nothing changed)             {warm:7.2f} s  (exit {code})")
+    changed = root / "django" / "utils" / "text.py"
+    original = changed.read_bytes()
+    try:
+        changed.write_bytes(original + b"\n# a change\n")
+        one, code = timed(pytest, root)
+    finally:
+        changed.write_bytes(original)
+    print(f"gates with one file changed              {one:7.2f} s  (exit {code})")
+    if raw_total:
+        print(f"cold / raw sum        {cold / raw_total:6.3f}   (issue 8 target: <= 0.3)")
+    print(f"warm / cold           {warm / cold:6.3f}")
+    print(f"one changed / cold    {one / cold:6.3f}   (issue 8 target: < 0.05)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
