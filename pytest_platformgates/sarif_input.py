@@ -127,7 +127,11 @@ def read(
             if not isinstance(result, dict):
                 raise GateError(f"{where}: result {number} is not an object")
             figures["sarif_results"] += 1
-            if result.get("kind", "fail") in NOT_PROBLEMS:
+            # "absent": a baseline result the tool no longer finds, reported as gone.
+            if (
+                result.get("kind", "fail") in NOT_PROBLEMS
+                or result.get("baselineState") == "absent"
+            ):
                 figures["sarif_not_problems"] += 1
                 continue
             if _suppressed(result):

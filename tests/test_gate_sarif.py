@@ -188,6 +188,7 @@ def test_severity_mapping_suppressions_and_locations(project):
         finding("R3", line=4, level="warning"),  # overridden by rule_severity
         finding("R4", line=5, suppressions=[{"kind": "inSource"}]),  # suppressed: no finding
         finding("R5", line=6, kind="pass"),  # a passed check: no finding
+        finding("R8", line=7, baselineState="absent"),  # fixed since the baseline
         finding("R6", path="sub/b.py", line=1, level="warning"),  # relative to cwd
         finding("R7", path="file:///elsewhere/c.py", line=9, level="warning"),
     ]
@@ -219,11 +220,11 @@ def test_severity_mapping_suppressions_and_locations(project):
             "*file:///elsewhere/c.py:9*medium*R7*",
         ]
     )
-    assert "R4" not in out and "R5" not in out
+    assert "R4" not in out and "R5" not in out and "R8" not in out
     assert "gate 'sast'" not in out
     xml = junit(project)
     assert 'name="gate.figure.sarif_suppressed" value="1"' in xml
-    assert 'name="gate.figure.sarif_not_problems" value="1"' in xml
+    assert 'name="gate.figure.sarif_not_problems" value="2"' in xml
     assert 'name="gate.tool.scanner" value="1.2"' in xml
 
 
