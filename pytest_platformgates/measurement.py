@@ -34,6 +34,7 @@ import pytest
 from coverage import Coverage, CoverageData
 from coverage.exceptions import CoverageException
 
+from . import policy
 from .config import ConfigError, read_table
 from .items import NODE_PREFIX, GateItem, GatesCollector
 from .plugin import find_pyproject, state_key
@@ -98,6 +99,8 @@ class Measurement:
         pyproject = find_pyproject(early_config)
         try:
             raw = read_table(pyproject)
+            if raw is not None:  # with what the policy files (extends) set, as the core sees it
+                raw = dict(policy.resolve(pyproject, raw).raw)
         except ConfigError:
             return None  # the core reports it as a usage error
         table = _gate_table(raw)

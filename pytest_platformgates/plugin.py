@@ -23,7 +23,7 @@ from .config import ConfigError, Settings, plugin_modules, read_table
 from .evidence.session import EVIDENCE_PLUGIN
 from .evidence.session import register as register_evidence
 from .gate import Gate
-from .items import MARKER, GateFailed, GateItem, GatesCollector
+from .items import MARKER, NODE_PREFIX, GateFailed, GateItem, GatesCollector
 from .manager import collect_gates, create_plugin_manager
 from .model import GateResult, Verdict
 from .runner import GateRunner
@@ -217,7 +217,13 @@ class GateSession:
         try:
             weakened = policy.guard_selection(self.state.settings, selected)
         except ConfigError as exc:
-            raise pytest.UsageError(f"platformgates: {exc}") from None
+            if self.owner:
+                raise pytest.UsageError(f"platformgates: {exc}") from None
+            # An xdist worker: a collection error reaches the controller, which stops the run.
+            report = pytest.CollectReport(NODE_PREFIX, "failed", f"platformgates: {exc}", [])
+            self.config.hook.pytest_collectreport(report=report)
+            session.items.clear()
+            return
         if weakened:
             warnings.warn(pytest.PytestWarning(weakened), stacklevel=1)
 

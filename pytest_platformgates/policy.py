@@ -489,7 +489,10 @@ def _guardrails(
             if "min" in bounds and "max" in bounds and _rank(bounds["min"]) > _rank(bounds["max"]):
                 raise ConfigError(f"{where}: min is above max")
             locked = bool(spec.get("locked", False))
-            value = _value_at(merged, rules_so_far, key, option) if locked else None
+            try:
+                value = _value_at(merged, rules_so_far, key, option) if locked else None
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: locks an invalid value: {exc}") from None
             out.append(
                 Guardrail(
                     key,

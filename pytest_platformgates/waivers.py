@@ -267,10 +267,19 @@ def apply(
     matched: dict[int, int] = {}
     covered: dict[int, int] = {}
     findings = []
+    # By id, so that many waivers over many findings stay linear.
+    by_id: dict[str, list[int]] = {}
+    stamps: dict[Waiver, dict[str, Any]] = {}
+    for n, w in enumerate(mine):
+        by_id.setdefault(w.id, []).append(n)
     for finding in analysis.findings:
         cover = None
         why_not = []
-        for n, w in enumerate(mine):
+        candidates = by_id.get(finding.rule, [])
+        if finding.fingerprint != finding.rule:
+            candidates = sorted([*candidates, *by_id.get(finding.fingerprint, [])])
+        for n in candidates:
+            w = mine[n]
             if not w.matches(finding):
                 continue
             matched[n] = matched.get(n, 0) + 1
@@ -287,7 +296,9 @@ def apply(
                 cover = w
                 covered[n] = covered.get(n, 0) + 1
         if cover is not None:
-            finding = replace(finding, waiver=cover.stamp(on))
+            if cover not in stamps:
+                stamps[cover] = cover.stamp(on)
+            finding = replace(finding, waiver=stamps[cover])
         elif why_not:
             hint = "; ".join(why_not)
             finding = replace(finding, hint=f"{finding.hint} ({hint})" if finding.hint else hint)

@@ -354,3 +354,61 @@ def test_a_guardrail_violation_stops_pytest_with_a_usage_error(project):
             "policy.toml*"
         ]
     )
+
+
+def test_coverage_thresholds_from_a_policy_switch_on_branch_measurement(project):
+    # Coverage starts before the gates are configured: it must see the policy's settings too.
+    project.configure(
+        {"coverage": {}},
+        extra='\n[tool.pytest.ini_options]\npythonpath = ["."]\n',
+        extends=["policy.toml"],
+    )
+    project.write(
+        "policy.toml",
+        '[gates.coverage]\nline = 50\nbranch = 80\n[guardrails]\n"gates.coverage.branch" = '
+        "{ min = 80 }\n",
+    )
+    project.write("pkg/__init__.py", "")
+    project.write(
+        "pkg/sign.py",
+        "def sign(x):\n    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n"
+        "    return 0\n",
+    )
+    project.write(
+        "tests/test_sign.py",
+        "from pkg.sign import sign\n\n\ndef test_positive():\n    assert sign(5) == 1\n",
+    )
+    project.commit()
+    result = project.pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*branch coverage 25% is below 80% (1 of 4 branches taken)*"])
+
+
+def test_locking_an_invalid_value_names_the_policy(tmp_path, gates):
+    refused(
+        tmp_path,
+        gates,
+        'extends = ["base.toml"]\n[tool.platformgates.gates.lint]\ntimeout = 5\n',
+        "base.toml: guardrails.gates.lint.timeout: locks an invalid value",
+        base_toml="[gates.lint]\ntimeout = 0\n[guardrails]\n"
+        '"gates.lint.timeout" = { locked = true }\n',
+    )
+
+
+def test_config_command_and_digest_include_the_policy(tmp_path, gates, capsys):
+    plain = load(tmp_path, gates, 'fail_on = "high"\n')
+    assert "policy" not in plain.effective()  # nothing to record: digest as before
+    settings = load(tmp_path, gates, 'extends = ["base.toml"]\n', base_toml=BASE)
+    assert cli.main(["config", "--project", str(tmp_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["digest"] == settings.digest
+    guards = data["config"]["policy"]["guardrails"]
+    assert {"key": "fail_on", "source": "base.toml", "max": "high"} in guards
+
+
+def test_deselecting_a_required_gate_under_xdist_is_refused_in_ci(project, monkeypatch):
+    _guarded_project(project)
+    monkeypatch.setenv("CI", "true")
+    result = project.pytester.runpytest_subprocess("-n", "1", "-m", "not gate", "-p", "no:randomly")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*required gate lint deselected*refused in CI*"])

@@ -72,7 +72,83 @@ VALUES = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=4)),
     max_leaves=12,
 )
-TABLES = st.dictionaries(KEYS, VALUES, max_size=6)
+RANDOM_TABLES = st.dictionaries(KEYS, VALUES, max_size=6)
+
+# Near-valid input reaches the guardrail and waiver checks, not just the first type check.
+SEVERITY = st.sampled_from(["low", "medium", "high", "critical", "HIGH", "urgent"])
+MAYBE = st.one_of(SCALARS, st.lists(SCALARS, max_size=2))
+GATE_TABLE = st.fixed_dictionaries(
+    {},
+    optional={
+        "fail_on": st.one_of(SEVERITY, MAYBE),
+        "enabled": st.one_of(st.booleans(), MAYBE),
+        "severity": SEVERITY,
+        "timeout": st.one_of(st.integers(-1, 100_000), MAYBE),
+        "format": st.booleans(),
+    },
+)
+GUARD = st.fixed_dictionaries(
+    {},
+    optional={
+        "min": st.one_of(SEVERITY, st.integers(-1, 200)),
+        "max": st.one_of(SEVERITY, st.integers(-1, 200)),
+        "locked": st.one_of(st.booleans(), MAYBE),
+        "required": st.booleans(),
+    },
+)
+GUARD_KEYS = st.sampled_from(
+    [
+        "fail_on",
+        "gates.lint.fail_on",
+        "gates.lint.timeout",
+        "gates.lint",
+        "gates.lint.enabled",
+        "max_file_size",
+        "waiver_policy.max_days",
+        "waiver_policy.allow_critical",
+        "paths",
+    ]
+)
+WAIVER = st.fixed_dictionaries(
+    {"gate": st.sampled_from(["lint", "sast", "nosuch"])},
+    optional={
+        "id": st.sampled_from(["F401", "E501", ""]),
+        "reason": st.sampled_from(["why", " "]),
+        "owner": st.sampled_from(["team", 3]),
+        "approved_by": st.sampled_from(["lead", ""]),
+        "expires": st.one_of(st.dates(), st.sampled_from(["2030-01-01", "soon"])),
+        "created": st.dates(),
+        "path": st.sampled_from(["*.py", "a.py", ""]),
+    },
+)
+RULES = st.fixed_dictionaries(
+    {},
+    optional={
+        "max_days": st.one_of(st.integers(-1, 400), MAYBE),
+        "require_approver": st.booleans(),
+        "stale": st.sampled_from(["warn", "fail", "ignore"]),
+        "warn_days": st.integers(-1, 30),
+        "allow_critical": st.booleans(),
+    },
+)
+STRUCTURED = st.fixed_dictionaries(
+    {},
+    optional={
+        "fail_on": st.one_of(SEVERITY, MAYBE),
+        "gates": st.one_of(
+            st.fixed_dictionaries({}, optional={"lint": GATE_TABLE, "sast": GATE_TABLE}), VALUES
+        ),
+        "guardrails": st.dictionaries(GUARD_KEYS, st.one_of(GUARD, MAYBE), max_size=3),
+        "waivers": st.lists(WAIVER, max_size=3),
+        "waiver_policy": RULES,
+        "max_file_size": st.integers(-1, 10**7),
+    },
+)
+TABLES = st.one_of(STRUCTURED, RANDOM_TABLES)
+# A project's own guardrails are always refused: mostly leave them out of its table.
+PROJECT_TABLES = st.one_of(
+    STRUCTURED.map(lambda t: {k: v for k, v in t.items() if k != "guardrails"}), RANDOM_TABLES
+)
 
 
 def _toml(value) -> str:
@@ -108,7 +184,7 @@ def _check_invariants(settings) -> None:
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(project_table=TABLES, base_table=TABLES)
+@given(project_table=PROJECT_TABLES, base_table=TABLES)
 def test_fuzzed_configuration_gives_a_valid_policy_or_a_config_error(
     tmp_path_factory, project_table, base_table
 ):
@@ -129,7 +205,10 @@ def test_fuzzed_configuration_gives_a_valid_policy_or_a_config_error(
 
 
 @settings(max_examples=150, deadline=None)
-@given(entries=st.lists(st.dictionaries(KEYS, VALUES, max_size=8), max_size=3), rules=TABLES)
+@given(
+    entries=st.lists(st.one_of(WAIVER, st.dictionaries(KEYS, VALUES, max_size=8)), max_size=3),
+    rules=st.one_of(RULES, RANDOM_TABLES),
+)
 def test_fuzzed_waivers_parse_or_fail_cleanly_and_apply_without_crashing(entries, rules):
     try:
         parsed_rules = waivers.WaiverRules.from_table(rules)

@@ -199,3 +199,25 @@ def test_a_gate_that_could_not_judge_leaves_its_waivers_unchecked():
     out = waivers.apply([w], rules, "g", Analysis(findings=(finding,)), Severity.HIGH)
     assert out.findings[0].waiver["days_left"] == 0  # the expiry day itself still counts
     assert out.waivers[0]["status"] == "applied"
+
+
+def test_waivers_and_the_plugins_of_a_policy_apply_to_third_party_gates(project):
+    from conftest import COUNTING_GATE
+
+    project.write("counting_gate.py", COUNTING_GATE)
+    project.write(".gitignore", ".analysed.log\n")
+    # The policy brings the plugin and requires its gate; the project only waives.
+    project.write(
+        "policy.toml",
+        'plugins = ["counting_gate"]\n[guardrails]\n"gates.counting" = { required = true }\n',
+    )
+    project.configure({}, extends=["policy.toml"])
+    project.write("notes.txt", "fine\nFORBIDDEN here\n")
+    project.write("test_ok.py", "def test_ok():\n    pass\n")
+    result = project.pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    text = project.path / "pyproject.toml"
+    text.write_text(text.read_text() + waiver_toml(gate="counting", id="CNT1"))
+    result = project.pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*counting: waiver CNT1 APPLIED*covers 1 finding*"])
