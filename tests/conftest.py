@@ -161,3 +161,25 @@ def platformgates_gates():
 def analysed_lines(project: GitProject) -> list[str]:
     log = project.path / ".analysed.log"
     return log.read_text().splitlines() if log.exists() else []
+
+
+def gate_properties(junit: Path, gate: str) -> dict[str, str]:
+    """A gate's figures from a JUnit file, as ``gate.verdict``, ``gate.figure.NAME``, ...
+
+    Under pytest's default junit_family (xunit2) they are <testsuite> properties named
+    ``platformgates.<gate>.*``; under xunit1 they are on the gate's <testcase> as ``gate.*``.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(junit).getroot()
+    prefix = f"platformgates.{gate}."
+    props = {}
+    for suite in root.iter("testsuite"):
+        for p in suite.findall("properties/property"):
+            name = p.get("name", "")
+            if name.startswith(prefix):
+                props["gate." + name[len(prefix) :]] = p.get("value", "")
+    for case in root.iter("testcase"):
+        if case.get("classname") == "platformgates" and case.get("name") == gate:
+            props.update({p.get("name", ""): p.get("value", "") for p in case.iter("property")})
+    return props

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import COUNTING_GATE, analysed_lines
+from conftest import COUNTING_GATE, analysed_lines, gate_properties
 
 
 @pytest.fixture
@@ -23,9 +22,7 @@ def counted(project):
 
 def _run(project, *args):
     result = project.pytester.runpytest("--gates-only", "--junitxml=junit.xml", *args)
-    root = ET.parse(project.path / "junit.xml").getroot()
-    props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    return result, props
+    return result, gate_properties(project.path / "junit.xml", "counting")
 
 
 def _cache_file(project):

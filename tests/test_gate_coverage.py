@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import gate_properties
+
 PYPROJECT_TAIL = '\n[tool.pytest.ini_options]\npythonpath = ["."]\n'
 # Plugins these inner sessions do not need; hypothesis alone costs a second per run.
 QUIET = ("-p", "no:randomly", "-p", "no:hypothesispytest")
@@ -65,7 +67,7 @@ def properties(project, path="junit.xml"):
     root = ET.parse(project.path / path).getroot()
     for case in root.iter("testcase"):
         if case.get("classname") == "platformgates" and case.get("name") == "coverage":
-            return {p.get("name"): p.get("value") for p in case.iter("property")}
+            return gate_properties(project.path / path, "coverage")
     raise AssertionError("no coverage testcase in the JUnit report")
 
 

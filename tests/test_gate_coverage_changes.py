@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import gate_properties
 from pytest_platformgates.changes import (
     ChangesError,
     changes_since,
@@ -149,9 +149,7 @@ def run(project, *args):
 
 
 def properties(project):
-    root = ET.parse(project.path / "junit.xml").getroot()
-    case = next(c for c in root.iter("testcase") if c.get("name") == "coverage")
-    return {p.get("name"): p.get("value") for p in case.iter("property")}
+    return gate_properties(project.path / "junit.xml", "coverage")
 
 
 def test_new_code_below_threshold_lists_the_new_lines_not_run(project):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 from deps_support import CRITICAL, LOW, make_env, osv_record, write_osv_tree
 
-from conftest import gates_toml
+from conftest import gate_properties, gates_toml
 
 
 def configure(project, deps_options: dict[str, Any], dependencies: list[str] = ()) -> None:
@@ -29,11 +28,11 @@ def run_gate(project, *args: str):
 def figures(project, *args: str) -> dict[str, str]:
     xml = project.path / "junit.xml"
     run_gate(project, f"--junitxml={xml}", *args)
-    props = ET.parse(xml).getroot().iter("property")
+    props = gate_properties(xml, "deps")
     return {
-        p.get("name").removeprefix("gate.figure."): p.get("value")
-        for p in props
-        if p.get("name", "").startswith("gate.figure.")
+        name.removeprefix("gate.figure."): value
+        for name, value in props.items()
+        if name.startswith("gate.figure.")
     }
 
 

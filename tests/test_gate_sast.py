@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import gate_properties
 from pytest_platformgates.gate import GateError
 from pytest_platformgates.gates.sast import load_setup
 
@@ -38,9 +38,7 @@ def add(a, b):
 def _run(project, *args):
     project.write(".gitignore", "junit.xml\n")
     result = project.pytester.runpytest("--gates-only", "--junitxml=junit.xml", *args)
-    root = ET.parse(project.path / "junit.xml").getroot()
-    props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    return result, props
+    return result, gate_properties(project.path / "junit.xml", "sast")
 
 
 def _out(result):

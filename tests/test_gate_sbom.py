@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from installed_support import add_dist, dist, fake_env, run_gate
 
-from conftest import gates_toml
+from conftest import gate_properties, gates_toml
 from pytest_platformgates.gate import GateError
 
 MIT = "License :: OSI Approved :: MIT License"
@@ -47,8 +46,7 @@ def sbom_of(project) -> dict:
 
 
 def junit_figures(path: Path) -> dict[str, str]:
-    props = ET.parse(path).getroot().iter("property")
-    return {p.get("name"): p.get("value") for p in props if p.get("name", "").startswith("gate.")}
+    return gate_properties(path, "sbom")
 
 
 def test_a_valid_sbom_of_the_environment_lands_in_the_evidence(project, tmp_path):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 from secrets_support import KEYWORD, LEAN, Secrets, detect_secrets_cli
 
+from conftest import gate_properties
 from pytest_platformgates.gate import GateError
 from pytest_platformgates.gates.secrets import parse_baseline
 
@@ -39,9 +39,7 @@ def _notes(node):
 
 def run(project, *args):
     result = project.pytester.runpytest("--gates-only", "--junitxml=junit.xml", *LEAN, *args)
-    root = ET.parse(project.path / "junit.xml").getroot()
-    props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    return result, props
+    return result, gate_properties(project.path / "junit.xml", "secrets")
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import gate_properties
+
 
 @pytest.fixture
 def linted(project):
@@ -94,7 +96,8 @@ def test_junit_has_the_gate_with_properties_and_failure_body(linted):
     root = ET.parse(linted.path / "junit.xml").getroot()
     (case,) = [c for c in root.iter("testcase") if c.get("name") == "lint"]
     assert case.get("classname") == "platformgates"
-    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert list(case.iter("property")) == []  # xunit2: no properties on a <testcase>
+    props = gate_properties(linted.path / "junit.xml", "lint")
     assert props["gate.verdict"] == "failed"
     assert props["gate.findings.high"] == "1"
     assert props["gate.blocking"] == "1"
@@ -139,3 +142,12 @@ def test_exit_code_is_zero_only_when_tests_and_gates_pass(project):
     result = project.pytester.runpytest()
     result.assert_outcomes(passed=2)
     assert result.ret == 0
+
+
+def test_under_xunit1_the_gate_testcase_carries_its_figures(linted):
+    linted.pytester.runpytest("--junitxml=junit.xml", "-o", "junit_family=xunit1")
+    root = ET.parse(linted.path / "junit.xml").getroot()
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "lint"]
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["gate.verdict"] == "failed"
+    assert props["gate.figure.files_checked"] == "3"

@@ -58,12 +58,15 @@ def add_gate_properties(config: pytest.Config, result: GateResult) -> None:
         return
     prefix = f"platformgates.{result.gate}"
     xml.add_global_property(f"{prefix}.verdict", result.verdict.value)
+    xml.add_global_property(f"{prefix}.fail_on", result.fail_on.label)
     xml.add_global_property(f"{prefix}.blocking", str(len(result.blocking)))
     for severity, count in result.counts().items():
         xml.add_global_property(f"{prefix}.findings.{severity}", str(count))
     xml.add_global_property(f"{prefix}.duration", f"{result.duration:.3f}")
     for key, value in sorted(result.figures.items()):
         xml.add_global_property(f"{prefix}.figure.{key}", str(value))
+    for tool, version in sorted(result.tool_versions.items()):
+        xml.add_global_property(f"{prefix}.tool.{tool}", version)
 
 
 def summary(data: bytes) -> dict[str, int]:
