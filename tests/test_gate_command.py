@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -184,18 +185,20 @@ def test_the_tool_version_is_recorded_and_keys_the_cache(project):
     )
 
     def run():
-        project.pytester.runpytest("--gates-only", "--junitxml=j.xml")
-        return (project.path / "j.xml").read_text()
+        project.pytester.runpytest("--gates-only")
+        evidence = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())
+        (gate,) = evidence["predicate"]["gates"]
+        return gate
 
     tool = Path(sys.executable).name
     first = run()
-    assert f'name="gate.tool.{tool}" value="tool 1.0"' in first
-    assert 'name="gate.figure.files_cached" value="0"' in first
-    assert 'name="gate.figure.files_cached" value="1"' in run()
+    assert first["tool_versions"] == {tool: "tool 1.0"}
+    assert first["figures"]["files_cached"] == 0
+    assert run()["figures"]["files_cached"] == 1
     project.write("version.txt", "tool 2.0\n")
     upgraded = run()
-    assert f'name="gate.tool.{tool}" value="tool 2.0"' in upgraded
-    assert 'name="gate.figure.files_cached" value="0"' in upgraded
+    assert upgraded["tool_versions"] == {tool: "tool 2.0"}
+    assert upgraded["figures"]["files_cached"] == 0
 
 
 def test_a_covered_file_that_cannot_be_hashed_is_an_error(project):
