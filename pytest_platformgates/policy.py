@@ -372,18 +372,20 @@ def _merge(
             _merge(into[key], value, name, prov, f"{dotted}.")
             continue
         into[key] = _copy(value)
-        for stale in [k for k in prov if k.startswith(f"{dotted}.")]:
+        for stale in [k for k in prov if k == dotted or k.startswith(f"{dotted}.")]:
             del prov[stale]
-        prov[dotted] = name
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping):  # a table sets its leaves, not the keys it leaves out
             _provenance(value, name, prov, f"{dotted}.")
+        else:
+            prov[dotted] = name
 
 
 def _provenance(table: Mapping[str, Any], name: str, prov: dict[str, str], prefix: str) -> None:
     for key, value in table.items():
-        prov[f"{prefix}{key}"] = name
         if isinstance(value, Mapping):
             _provenance(value, name, prov, f"{prefix}{key}.")
+        else:
+            prov[f"{prefix}{key}"] = name
 
 
 def _copy(value: Any) -> Any:

@@ -42,6 +42,12 @@ def _finding_lines(findings: Sequence[Finding], hints: bool) -> list[str]:
     width = min(max((len(f.location) for f in findings), default=0), 60)
     for f in findings[:MAX_LISTED]:
         out.append(f"  {f.location:<{width}}  {f.severity.label:<8} {f.rule:<12} {f.message}")
+        if f.waiver:
+            w = f.waiver
+            out.append(
+                f"  {'':<{width}}  waived: {w.get('id')} (owner {w.get('owner')}, "
+                f"expires {w.get('expires')}, {w.get('days_left')} days left)"
+            )
         if hints and f.hint:
             out.append(f"  {'':<{width}}  hint: {f.hint}")
     if len(findings) > MAX_LISTED:

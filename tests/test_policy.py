@@ -412,3 +412,10 @@ def test_deselecting_a_required_gate_under_xdist_is_refused_in_ci(project, monke
     result = project.pytester.runpytest_subprocess("-n", "1", "-m", "not gate", "-p", "no:randomly")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*required gate lint deselected*refused in CI*"])
+
+
+def test_a_key_left_out_of_a_policys_table_is_reported_as_default(tmp_path, gates):
+    settings = load(tmp_path, gates, 'extends = ["base.toml"]\n', base_toml=BASE)
+    resolved = settings.policy.policy
+    assert resolved.set_by("gates.lint.presets") == "base.toml"
+    assert resolved.set_by("gates.lint.timeout") == "default"

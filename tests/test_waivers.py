@@ -221,3 +221,18 @@ def test_waivers_and_the_plugins_of_a_policy_apply_to_third_party_gates(project)
     result = project.pytester.runpytest()
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*counting: waiver CNT1 APPLIED*covers 1 finding*"])
+
+
+def test_a_failing_gate_lists_its_waived_findings_as_waived(project):
+    project.write("pkg/other.py", "import sys\n")
+    lint_project(project, waiver_toml(path="pkg/mod.py"))
+    result = project.pytester.runpytest("-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*gate 'lint' failed: 1 blocking finding*",
+            "*pkg/other.py:1:8*F401*",
+            "*pkg/mod.py:1:8*F401*",
+            "*waived: F401 (owner payments-team, expires *, 60 days left)*",
+        ]
+    )
