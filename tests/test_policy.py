@@ -419,3 +419,16 @@ def test_a_key_left_out_of_a_policys_table_is_reported_as_default(tmp_path, gate
     resolved = settings.policy.policy
     assert resolved.set_by("gates.lint.presets") == "base.toml"
     assert resolved.set_by("gates.lint.timeout") == "default"
+
+
+def test_gates_changed_is_a_weakening_of_required_gates(tmp_path, gates, monkeypatch):
+    # The option itself belongs to another part; the refusal reads its value by name.
+    settings = load(tmp_path, gates, 'extends = ["p.toml"]\n', p_toml=REQUIRE_LINT)
+    warning = policy.guard_options(settings, no_gates=False, changed="origin/main")
+    assert warning.startswith("WEAKENED RUN: --gates-changed checks only changed files")
+    assert settings.policy.overrides == [warning]
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(ConfigError, match="refused in CI"):
+        policy.guard_options(settings, no_gates=False, changed="origin/main")
+    plain = load(tmp_path, gates, 'fail_on = "high"\n')
+    assert policy.guard_options(plain, no_gates=True, changed=True) == ""
