@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +32,9 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from .gate import GateError
+from .process import run_tool
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -284,29 +287,13 @@ def from_environment(python: str, decl: Declared, *, timeout: float = 120) -> li
 
 def list_environment(python: str, *, timeout: float = 120) -> list[dict[str, Any]]:
     """Raw ``importlib.metadata`` listing of ``python``'s distributions."""
+    if not Path(python).exists() and shutil.which(python) is None:
+        # Named for what the user configured, the interpreter, not "a tool not on PATH".
+        raise DependencyError(f"the interpreter {python} does not exist")
     try:
-        proc = subprocess.run(
-            [python, "-c", _LIST_SCRIPT],
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise DependencyError(f"the interpreter {python} does not exist") from None
-    except subprocess.TimeoutExpired:
-        raise DependencyError(
-            f"listing the distributions of {python} took over {timeout:g} s"
-        ) from None
-    except OSError as exc:
-        raise DependencyError(f"the interpreter {python} cannot be run: {exc}") from None
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        raise DependencyError(
-            f"listing the distributions of {python} failed (exit {proc.returncode}): {tail}"
-        )
+        proc = run_tool([python, "-c", _LIST_SCRIPT], cwd=Path.cwd(), timeout=timeout)
+    except GateError as exc:
+        raise DependencyError(f"listing the distributions of {python} failed: {exc}") from None
     try:
         return list(json.loads(proc.stdout)["distributions"])
     except (ValueError, KeyError, TypeError) as exc:

@@ -213,5 +213,7 @@ def test_broken_distributions_and_interpreters_raise(tmp_path):
     failing = tmp_path / "failing-python"
     failing.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
     failing.chmod(0o755)
-    with pytest.raises(DependencyError, match=r"failed \(exit 3\): cannot start"):
+    with pytest.raises(
+        DependencyError, match=r"failed: failing-python exited with code 3\ncannot start"
+    ):
         dependencies.list_environment(str(failing))
