@@ -128,6 +128,42 @@ class FileGate(Gate):
             hint="fix the file, or exclude it explicitly with `exclude` if it is not source",
         )
 
+    def _unchecked_link_targets(
+        self, selected: Sequence[InventoryFile], inventory: Inventory
+    ) -> list[Finding]:
+        """Links this gate skips whose target it does not check either.
+
+        ``impl.py -> impl.txt`` is imported as Python, yet a ``*.py`` gate would skip the
+        link and never select the target; the same holds for a target outside ``paths``.
+        """
+        from .inventory import FileStatus
+
+        checked = {f.path for f in selected}
+        findings = []
+        for f in selected:
+            if f.status is not FileStatus.LINK or self.unscannable(f) is not None:
+                continue
+            target = (inventory.root / f.path).resolve()
+            try:
+                rel = target.relative_to(inventory.root).as_posix()
+            except ValueError:
+                rel = str(target)
+            if target.is_dir() or rel in checked:
+                continue
+            findings.append(
+                Finding(
+                    gate=self.name,
+                    rule="unscannable-file",
+                    severity=self.unscannable_severity,
+                    path=f.path,
+                    line=0,
+                    message=f"cannot be checked: a symlink to {rel}, which this gate does not "
+                    "check (another file type, or out of scope)",
+                    hint="check the target under its own name, or exclude the link explicitly",
+                )
+            )
+        return findings
+
     def check(self, ctx: GateContext) -> Analysis:
         from .cache import entry_key
         from .inventory import FileStatus
@@ -149,6 +185,7 @@ class FileGate(Gate):
         for f in selected:
             if f.status is not FileStatus.TEXT and (u := self.unscannable(f)) is not None:
                 findings.append(u)
+        findings.extend(self._unchecked_link_targets(selected, inventory))
 
         versions = dict(self.tool_versions(ctx))
         salt = entry_key(
