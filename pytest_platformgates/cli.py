@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     config.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
     _add_verify(sub)
+    _add_init(sub)
     for name, text in (
         ("policy", "print the effective policy: each key, its value, the file that set it"),
         ("waivers", "list the waivers with their status; exit 1 when any has expired"),
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy(args.project, args.command)
         if args.command == "gates":
             return _gates(args.project, args.markdown)
+        if args.command == "init":
+            return _init(args)
         if args.command == "verify":
             return _verify(args)
         return _config(args.project)
@@ -169,6 +172,39 @@ def _verify(args: argparse.Namespace) -> int:
     verdict = "VERIFIED" if report.ok else "NOT VERIFIED"
     print(f"platformgates verify: {verdict}: {args.directory}")
     return 0 if report.ok else 1
+
+
+def _add_init(sub: Any) -> None:
+    init = sub.add_parser(
+        "init",
+        help="write a starting [tool.platformgates] section into pyproject.toml",
+        description="Inspect the project (src layout, ruff/bandit/coverage config, "
+        "secrets baseline, requirement and lock files) and append a commented "
+        "[tool.platformgates] section to pyproject.toml, keeping the rest of the file "
+        "byte for byte. An existing section is never replaced without --force; the diff "
+        "is shown first.",
+    )
+    init.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
+    init.add_argument(
+        "--force", action="store_true", help="replace an existing section (or baseline)"
+    )
+    init.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    init.add_argument(
+        "--secrets-baseline",
+        action="store_true",
+        help="also create .secrets.baseline with detect-secrets and point the secrets gate at it",
+    )
+
+
+def _init(args: argparse.Namespace) -> int:
+    from .init import run
+
+    return run(
+        args.project,
+        force=args.force,
+        dry_run=args.dry_run,
+        secrets_baseline=args.secrets_baseline,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
