@@ -126,6 +126,20 @@ GATE_COMMON: tuple[Option, ...] = (
         minimum=1,
         maximum=86400,
     ),
+    Option(
+        "new_code_only",
+        "bool",
+        None,
+        "Only findings on lines changed since `base` block; the rest are known debt. "
+        "Unset, the global new_code_only applies.",
+    ),
+    Option(
+        "allow_baseline",
+        "bool",
+        True,
+        "Findings of this gate may be accepted by the committed baseline (a policy can "
+        "lock this at false, e.g. for secrets).",
+    ),
 )
 
 GLOBAL: tuple[Option, ...] = (
@@ -169,6 +183,42 @@ GLOBAL: tuple[Option, ...] = (
         "list[str]",
         [],
         "Modules to import and register as platformgates plugins (like pytest's -p).",
+    ),
+    Option(
+        "baseline",
+        "str",
+        ".platformgates-baseline.json",
+        "The committed findings baseline (`platformgates baseline` writes it): findings it "
+        "lists are known debt, any other blocks. Absent file: no baseline.",
+    ),
+    Option(
+        "baseline_stale",
+        "choice",
+        "ci",
+        "Baseline entries no finding matches any more (fixed): fail the gate, warn, or "
+        "fail only in CI (CI set).",
+        choices=("ci", "fail", "warn"),
+    ),
+    Option(
+        "baseline_max_entries",
+        "int",
+        100000,
+        "Most entries the baseline may hold (a policy caps it with a guardrail max).",
+        minimum=0,
+    ),
+    Option(
+        "new_code_only",
+        "bool",
+        False,
+        "Only findings on lines changed since `base` block, in every gate; the rest are "
+        "reported as known debt.",
+    ),
+    Option(
+        "base",
+        "str",
+        "origin/main",
+        "The revision new code is counted from (its merge-base with HEAD) for new_code_only "
+        "and for the baseline's change in the evidence.",
     ),
 )
 
@@ -311,6 +361,8 @@ def build_settings(
             gvalues = _validate(table, GATE_COMMON + tuple(gate.options), gwhere)
             if gvalues["fail_on"] is None:
                 gvalues["fail_on"] = values["fail_on"]
+            if gvalues["new_code_only"] is None:
+                gvalues["new_code_only"] = values["new_code_only"]
             gate.validate(gvalues, gwhere)
             gate_settings[name] = GateSettings(name, gvalues)
     except ConfigError as exc:

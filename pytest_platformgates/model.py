@@ -66,9 +66,16 @@ class Finding:
     hint: str = ""
     fingerprint: str = ""
     url: str = ""
+    # Other names of the same problem (an advisory's CVE/GHSA/PYSEC aliases): a waiver or
+    # baseline entry written against any of them covers the finding.
+    aliases: tuple[str, ...] = field(default=(), compare=False)
     # The waiver that covers this finding (id, reason, owner, approved_by, expires,
     # days_left), set by the policy layer: a waived finding is recorded, never blocking.
     waiver: Mapping[str, Any] | None = field(default=None, compare=False)
+    # Why an otherwise blocking finding is accepted as known debt, set by baseline.py:
+    # "baseline" (the committed baseline lists it) or "old code" (new_code_only, and it
+    # is not on a line changed since base). Counted and reported, never blocking.
+    known_debt: str = field(default="", compare=False)
 
     @property
     def location(self) -> str:
@@ -91,8 +98,12 @@ class Finding:
             "fingerprint": self.fingerprint,
             "url": self.url,
         }
+        if self.aliases:
+            data["aliases"] = list(self.aliases)
         if self.waiver:
             data["waiver"] = dict(self.waiver)
+        if self.known_debt:
+            data["known_debt"] = self.known_debt
         return data
 
     @classmethod
@@ -107,8 +118,10 @@ class Finding:
             message=str(data["message"]),
             hint=str(data.get("hint", "")),
             fingerprint=str(data.get("fingerprint", "")),
+            aliases=tuple(str(a) for a in data.get("aliases") or ()),
             url=str(data.get("url", "")),
             waiver=dict(data["waiver"]) if data.get("waiver") else None,
+            known_debt=str(data.get("known_debt") or ""),
         )
 
 
@@ -177,7 +190,7 @@ class GateResult:
         findings = tuple(sorted(analysis.findings, key=_order))
         if analysis.problems:
             verdict = Verdict.ERROR
-        elif any(f.severity >= fail_on and not f.waiver for f in findings):
+        elif any(f.severity >= fail_on and not (f.waiver or f.known_debt) for f in findings):
             verdict = Verdict.FAILED
         else:
             verdict = Verdict.PASSED
@@ -197,12 +210,18 @@ class GateResult:
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity >= self.fail_on and not f.waiver)
+        return tuple(
+            f
+            for f in self.findings
+            if f.severity >= self.fail_on and not (f.waiver or f.known_debt)
+        )
 
     @property
     def reported(self) -> tuple[Finding, ...]:
-        """Findings below ``fail_on`` or waived: shown and recorded, never blocking."""
-        return tuple(f for f in self.findings if f.severity < self.fail_on or f.waiver)
+        """Findings below ``fail_on``, waived or known debt: shown and recorded, never blocking."""
+        return tuple(
+            f for f in self.findings if f.severity < self.fail_on or f.waiver or f.known_debt
+        )
 
     def counts(self) -> dict[str, int]:
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
