@@ -128,7 +128,11 @@ class Waiver:
         return self.expires < on
 
     def matches(self, finding: Finding) -> bool:
-        if finding.gate != self.gate or self.id not in (finding.rule, finding.fingerprint):
+        if finding.gate != self.gate or self.id not in (
+            finding.rule,
+            finding.fingerprint,
+            *finding.aliases,
+        ):
             return False
         return not self.path or fnmatch.fnmatchcase(finding.path, self.path)
 
@@ -275,9 +279,8 @@ def apply(
     for finding in analysis.findings:
         cover = None
         why_not = []
-        candidates = by_id.get(finding.rule, [])
-        if finding.fingerprint != finding.rule:
-            candidates = sorted([*candidates, *by_id.get(finding.fingerprint, [])])
+        names = {finding.rule, finding.fingerprint, *finding.aliases}
+        candidates = sorted({n for name in names for n in by_id.get(name, [])})
         for n in candidates:
             w = mine[n]
             if not w.matches(finding):

@@ -236,3 +236,44 @@ def test_a_failing_gate_lists_its_waived_findings_as_waived(project):
             "*waived: F401 (owner payments-team, expires *, 60 days left)*",
         ]
     )
+
+
+def test_a_waiver_written_against_an_advisory_alias_covers_the_finding():
+    # pip-audit and OSV name one advisory PYSEC-…, GHSA-… and CVE-…; teams write whichever
+    # their scanner showed them, so any alias must cover the finding, and only that one.
+    finding = Finding(
+        gate="deps",
+        rule="PYSEC-2024-1",
+        severity=Severity.HIGH,
+        path="",
+        line=0,
+        message="demo 1.0: PYSEC-2024-1",
+        fingerprint="f" * 32,
+        aliases=("CVE-2024-1111", "GHSA-aaaa-bbbb-cccc"),
+    )
+    other = Finding(
+        gate="deps",
+        rule="PYSEC-2024-2",
+        severity=Severity.HIGH,
+        path="",
+        line=0,
+        message="demo 1.0: PYSEC-2024-2",
+        fingerprint="e" * 32,
+        aliases=("CVE-2024-2222",),
+    )
+    waiver = waivers.Waiver(
+        gate="deps",
+        id="CVE-2024-1111",
+        reason="not reachable",
+        owner="team",
+        expires=TODAY + dt.timedelta(days=30),
+        source="pyproject.toml",
+        index=0,
+    )
+    rules = waivers.WaiverRules.from_table({})
+    out = waivers.apply([waiver], rules, "deps", Analysis(findings=(finding, other)), Severity.HIGH)
+    by_rule = {f.rule: f for f in out.findings}
+    assert by_rule["PYSEC-2024-1"].waiver is not None
+    assert by_rule["PYSEC-2024-1"].waiver["id"] == "CVE-2024-1111"
+    assert by_rule["PYSEC-2024-2"].waiver is None
+    assert Finding.from_dict(finding.to_dict()).aliases == finding.aliases

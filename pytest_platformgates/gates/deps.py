@@ -453,6 +453,7 @@ class DepsGate(Gate):
                     # name, not version: a bump that is still vulnerable is the same finding
                     fingerprint=fingerprint(self.name, vuln.id, "", dep.key, occurrence),
                     url=f"https://osv.dev/vulnerability/{vuln.id}",
+                    aliases=tuple(sorted({*vuln.ids, *vuln.aliases} - {vuln.id})),
                 )
             )
         return findings
