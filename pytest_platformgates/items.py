@@ -63,6 +63,9 @@ class GateItem(pytest.Item):
         self.result: GateResult | None = None
 
     def setup(self) -> None:
+        not_evaluated = self.runner.not_evaluated(self.name)
+        if not_evaluated:
+            pytest.skip(not_evaluated)  # a skip, never a pass: nothing of its kind changed
         self.result = self.runner.result(self.name)
         self._record_properties(self.result)
         if self.result.verdict is Verdict.ERROR:

@@ -18,7 +18,10 @@ import pluggy
 import pytest
 
 from . import __version__, policy, waivers
+from .background import BackgroundGates
+from .background import start as start_background
 from .cache import ResultCache
+from .changes import ChangesError, changes_since, merge_base
 from .config import ConfigError, Settings, plugin_modules, read_table
 from .evidence.session import EVIDENCE_PLUGIN
 from .evidence.session import register as register_evidence
@@ -26,7 +29,7 @@ from .gate import Gate
 from .items import MARKER, NODE_PREFIX, GateFailed, GateItem, GatesCollector
 from .manager import collect_gates, create_plugin_manager
 from .model import GateResult, Verdict
-from .runner import GateRunner
+from .runner import GateRunner, PartialScan
 from .terminal import summary_table
 
 RESULT_ATTR = "platformgates_result"
@@ -49,6 +52,7 @@ class State:
     run_gates: bool
     why_not: str = ""
     results: dict[str, GateResult] = field(default_factory=dict)
+    background: BackgroundGates | None = None
 
 
 state_key = pytest.StashKey[State]()
@@ -74,6 +78,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run the tests only; no gate items are collected.",
     )
+    group.addoption(
+        "--gates-changed",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="BASE",
+        help="file gates check only the files changed since BASE (a branch, tag or commit; "
+        "its merge-base with HEAD), uncommitted and untracked files included. Without "
+        "BASE: the remote's default branch, else main, else master, else HEAD. Write "
+        "--gates-changed=BASE. The report says the scan was partial.",
+    )
+    group.addoption(
+        "--gates-inline",
+        action="store_true",
+        default=False,
+        help="compute the gates in the test process when their items run, not in a "
+        "background process started after collection (ini: platformgates_background).",
+    )
+    parser.addini(
+        "platformgates_background",
+        "compute the gates in a background process while the tests run (default true).",
+        type="bool",
+        default=True,
+    )
 
 
 def find_pyproject(config: pytest.Config) -> Path:
@@ -95,11 +123,8 @@ def pytest_configure(config: pytest.Config) -> None:
                     "[tool.platformgates] table to configure the gates"
                 )
             return
-        root = source.parent
-        resolved = policy.resolve(source, raw)  # extends chain, merged bases first
-        pm = create_plugin_manager(plugin_modules(resolved.raw, source), root)
-        gates = collect_gates(pm, resolved.raw)
-        settings = policy.settle(resolved, root, gates)  # guardrails and waivers
+        pm, gates, settings = load_project(source, raw)
+        partial = _partial_scan(config, settings)
         weakened = policy.guard_options(
             settings,
             no_gates=bool(config.option.no_gates),
@@ -119,7 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
         pm=pm,
         settings=settings,
         gates=gates,
-        runner=GateRunner(settings, gates, cache),
+        runner=GateRunner(settings, gates, cache, partial=partial),
         run_gates=run_gates,
         why_not=why_not,
     )
@@ -129,6 +154,55 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), XDIST_PLUGIN)
     if run_gates and not hasattr(config, "workerinput"):
         register_evidence(config, pm, settings)
+
+
+def load_project(
+    source: Path, raw: dict[str, Any]
+) -> tuple[pluggy.PluginManager, dict[str, Gate], Settings]:
+    """Plugins, gates and effective settings from ``[tool.platformgates]`` of ``source``.
+
+    The one way to load them: the background process (background.py) calls it too, so
+    that policy, guardrails and waivers apply there exactly as here.
+    """
+    root = source.parent
+    resolved = policy.resolve(source, raw)  # extends chain, merged bases first
+    pm = create_plugin_manager(plugin_modules(resolved.raw, source), root)
+    gates = collect_gates(pm, resolved.raw)
+    settings = policy.settle(resolved, root, gates)  # guardrails and waivers
+    return pm, gates, settings
+
+
+def _partial_scan(config: pytest.Config, settings: Settings) -> PartialScan | None:
+    """``--gates-changed[=BASE]`` as the files to scan; git's failures are usage errors."""
+    base = getattr(config.option, "gates_changed", None)
+    if base is None or base is False:
+        return None
+    root = settings.root
+    try:
+        if base is True:
+            base = default_base(root)
+        changes = changes_since(root, base)
+    except ChangesError as exc:
+        hint = ""
+        if isinstance(base, str) and (config.invocation_params.dir / base).exists():
+            hint = f" ({base!r} is a path: write --gates-changed=BASE before test paths)"
+        raise pytest.UsageError(f"platformgates: --gates-changed: {exc}{hint}") from None
+    return PartialScan(base=base, commit=changes.commit, paths=changes.paths)
+
+
+def default_base(root: Path) -> str:
+    """The base of ``--gates-changed`` without a value.
+
+    The remote's default branch (``origin/HEAD``), else a local ``main``, else
+    ``master``; else ``HEAD`` itself, so that only uncommitted changes count.
+    """
+    for candidate in ("origin/HEAD", "main", "master"):
+        try:
+            merge_base(root, candidate)
+        except ChangesError:
+            continue
+        return candidate
+    return "HEAD"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -226,6 +300,35 @@ class GateSession:
             return
         if weakened:
             warnings.warn(pytest.PytestWarning(weakened), stacklevel=1)
+        self._start_background(session)
+
+    def _start_background(self, session: pytest.Session) -> None:
+        """Run the selected gates in a background process while the tests run.
+
+        Only with tests to overlap (a gates-only run gains nothing from it), and only in
+        the process that owns the session: xdist workers spread the gate items instead.
+        """
+        config = self.config
+        if not self.owner or config.option.gates_inline or config.option.collectonly:
+            return
+        if not config.getini("platformgates_background") or self.state.background:
+            return
+        if config.pluginmanager.get_plugin("dsession") is not None:
+            return  # the xdist controller: its workers collect and run the items
+        names = [item.name for item in session.items if isinstance(item, GateItem)]
+        if not names or len(names) == len(session.items):
+            return
+        runner = self.state.runner
+        names = [n for n in names if not runner.not_evaluated(n)]
+        cache = runner.cache
+        self.state.background = runner.background = start_background(
+            runner.gates,
+            names,
+            timeouts={n: self.state.settings.gates[n].timeout for n in names},
+            pyproject=self.state.settings.source,
+            cache_dir=cache.directory if cache is not None else None,
+            partial=runner.partial.to_dict() if runner.partial is not None else None,
+        )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -259,6 +362,9 @@ class GateSession:
 
     def pytest_sessionfinish(self) -> None:
         state = self.state
+        if state.background is not None:
+            # Its results were taken; an interrupted session (-x, Ctrl-C) never waited.
+            state.background.close()
         if not self.owner or not state.results:
             return
         results = [state.results[name] for name in sorted(state.results)]
@@ -292,6 +398,12 @@ class GateSession:
             terminalreporter.write_line(line)
         for line in state.settings.policy.overrides if state.settings.policy else ():
             terminalreporter.write_line(line, red=True, bold=True)
+        if state.runner.partial is not None:
+            terminalreporter.write_line(
+                f"PARTIAL SCAN: {state.runner.partial.describe()}; not a full verdict",
+                yellow=True,
+                bold=True,
+            )
         # A failing gate's report already carries its notes; a passing gate's would be lost.
         for result in results:
             if result.verdict is Verdict.PASSED:

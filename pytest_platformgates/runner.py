@@ -11,43 +11,134 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
+from . import baseline
 from .cache import ResultCache
 from .config import Settings
-from .gate import Gate, GateContext, GateError
+from .gate import FileGate, Gate, GateContext, GateError
 from .inventory import Inventory
 from .model import Analysis, GateResult
+
+if TYPE_CHECKING:
+    from .background import BackgroundGates
+
+
+@dataclass(frozen=True)
+class PartialScan:
+    """``--gates-changed``: file gates see only the files changed since ``base``.
+
+    Gates that judge the project as a whole (dependencies, licences, the SBOM) still
+    see every file: a lock file is not "changed lines". Every result that saw fewer
+    files says so in a note, and the terminal summary says the scan was partial.
+    """
+
+    base: str
+    commit: str
+    paths: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (
+            f"partial scan (--gates-changed): only the {len(self.paths)} file(s) changed "
+            f"since {self.base} ({self.commit[:12]}) were checked"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"base": self.base, "commit": self.commit, "paths": list(self.paths)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PartialScan:
+        return cls(str(data["base"]), str(data["commit"]), tuple(map(str, data["paths"])))
 
 
 class GateRunner:
     """Computes each gate's :class:`GateResult` on demand, at most once per session."""
 
     def __init__(
-        self, settings: Settings, gates: Mapping[str, Gate], cache: ResultCache | None
+        self,
+        settings: Settings,
+        gates: Mapping[str, Gate],
+        cache: ResultCache | None,
+        *,
+        partial: PartialScan | None = None,
     ) -> None:
         self.settings = settings
         self.gates = dict(gates)
         self.cache = cache
-        self._inventory: Inventory | None = None
+        self.partial = partial
+        # Set when the gates run in a background process (background.py).
+        self.background: BackgroundGates | None = None
+        self._inventories: dict[bool, Inventory] = {}
         self._results: dict[str, GateResult] = {}
         self._lock = threading.Lock()
 
     @property
     def inventory(self) -> Inventory:
+        """Every file in scope."""
+        return self._scan(narrow=False)
+
+    def inventory_for(self, gate: Gate) -> Inventory:
+        """The files ``gate`` sees: only the changed ones for a file gate on a partial scan."""
+        return self._scan(narrow=self.partial is not None and isinstance(gate, FileGate))
+
+    def _scan(self, narrow: bool) -> Inventory:
         with self._lock:
-            if self._inventory is None:
-                self._inventory = Inventory.scan(
+            if narrow not in self._inventories:
+                self._inventories[narrow] = Inventory.scan(
                     self.settings.root,
                     paths=self.settings.paths,
-                    exclude=[*self.settings.exclude, *_own_output(self.settings)],
+                    exclude=[
+                        *self.settings.exclude,
+                        *_own_output(self.settings),
+                        *baseline.own_files(self.settings),
+                    ],
                     max_file_size=self.settings.max_file_size,
+                    only=self.partial.paths if narrow and self.partial is not None else None,
                 )
-            return self._inventory
+            return self._inventories[narrow]
+
+    def not_evaluated(self, name: str) -> str:
+        """Why ``name`` has nothing to judge on this partial scan; empty when it has."""
+        gate = self.gates[name]
+        if self.partial is None or not isinstance(gate, FileGate):
+            return ""
+        inventory = self.inventory_for(gate)
+        if inventory.problems or any(gate.selects(f) for f in inventory.files):
+            return ""
+        return (
+            f"not evaluated: none of the {len(self.partial.paths)} file(s) changed since "
+            f"{self.partial.base} ({self.partial.commit[:12]}) is one this gate checks "
+            "(--gates-changed)"
+        )
 
     def result(self, name: str) -> GateResult:
         if name not in self._results:
-            self._results[name] = self._run(name)
+            result = self._from_background(name)
+            self._results[name] = result or self._annotated(name, self._run(name))
         return self._results[name]
+
+    def _annotated(self, name: str, result: GateResult) -> GateResult:
+        if self.partial is not None and isinstance(self.gates[name], FileGate):
+            return replace(result, notes=(*result.notes, self.partial.describe()))
+        return result
+
+    def _from_background(self, name: str) -> GateResult | None:
+        """The background process's result; None when the gate must run here instead."""
+        if self.background is None or name not in self.background.names:
+            return None
+        outcome = self.background.take(name)
+        if outcome.result is not None:
+            return outcome.result
+        if outcome.error:
+            gate_settings = self.settings.gates[name]
+            return GateResult.judge(
+                name, Analysis(problems=(outcome.error,)), gate_settings.fail_on, duration=0.0
+            )
+        # Fail closed: a background run that did not judge never reads as a pass.
+        result = self._annotated(name, self._run(name))
+        note = f"computed in the test process: {outcome.fallback}"
+        return replace(result, notes=(*result.notes, note))
 
     def _run(self, name: str) -> GateResult:
         gate = self.gates[name]
@@ -57,7 +148,7 @@ class GateRunner:
             ctx = GateContext(
                 settings=gate_settings,
                 project=self.settings,
-                inventory=self.inventory,
+                inventory=self.inventory_for(gate),
                 cache=self.cache,
             )
             analysis = gate.check(ctx)
@@ -73,6 +164,9 @@ class GateRunner:
         if self.settings.policy is not None:
             # Waivers apply to every gate alike, third-party ones included (waivers.py).
             analysis = self.settings.policy.waive(name, analysis, gate_settings.fail_on)
+        # The committed findings baseline and new_code_only: known debt (baseline.py).
+        partial = self.partial is not None and isinstance(gate, FileGate)
+        analysis = baseline.apply(self.settings, name, analysis, gate_settings, partial=partial)
         return GateResult.judge(
             name, analysis, gate_settings.fail_on, duration=time.perf_counter() - start
         )

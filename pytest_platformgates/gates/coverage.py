@@ -51,6 +51,7 @@ def _percent_option(name: str, default: float, help: str) -> Option:
 
 class CoverageGate(Gate):
     name = "coverage"
+    session_bound = True  # judges this session's measurement: never in a background process
     description = (
         "line, branch, per-file and new-code coverage of the gate-checked Python files, "
         "measured during this pytest run"

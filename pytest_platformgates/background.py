@@ -1,0 +1,228 @@
+"""Gates computed in a separate process while the tests run.
+
+At the end of collection the process that owns the session starts ``python -m
+pytest_platformgates.background`` for the selected gates that do not need the test
+session itself (coverage judges the session's own measurement, so it stays inline).
+The background process loads the same configuration the same way (policy, waivers,
+guardrails), runs each gate through the same :class:`~.runner.GateRunner` and result
+cache, and writes each judged result to its own file as soon as it is known. Gate
+items, which run after the tests, only read them.
+
+A process, not a thread: tests may monkeypatch the environment, change directory or
+replace modules, and none of that may reach a gate; and gate work then uses the second
+core while the tests use the first. Whatever goes wrong in the background is never a
+pass: a process that died, or wrote a file that does not read back, makes the item
+compute its gate in the test process instead (with a note saying why); a background
+run that outlives the gates' own timeouts is an error naming them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .cache import write_atomic
+from .gate import Gate
+from .model import GateResult
+
+# The last bytes of a dead background process's stderr that a note quotes.
+STDERR_TAIL = 1500
+# Seconds beyond the sum of the gates' own timeouts before the background run is abandoned.
+GRACE = 60.0
+POLL = 0.05
+# Gates the background process runs at once: most of their time is spent in tools'
+# subprocesses, so two overlap well even on one core.
+CONCURRENCY = max(2, min(4, os.cpu_count() or 2))
+
+
+def in_background(gate: Gate) -> bool:
+    """Whether ``gate`` may run outside the test session (not ``session_bound``)."""
+    return not getattr(gate, "session_bound", False)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the background process is asked to do; written as JSON, read by :func:`main`."""
+
+    pyproject: str
+    names: tuple[str, ...]
+    cache_dir: str | None = None
+    # --gates-changed: the runner's partial scan (runner.PartialScan.to_dict()).
+    partial: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pyproject": self.pyproject,
+            "names": list(self.names),
+            "cache_dir": self.cache_dir,
+            "partial": dict(self.partial) if self.partial is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        return cls(
+            pyproject=str(data["pyproject"]),
+            names=tuple(str(n) for n in data["names"]),
+            cache_dir=data.get("cache_dir"),
+            partial=data.get("partial"),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the test process gets for a gate from the background run.
+
+    ``result`` when the background judged it; otherwise ``fallback`` says why the gate
+    must be computed in the test process, or ``error`` why it cannot be judged at all.
+    """
+
+    result: GateResult | None = None
+    fallback: str = ""
+    error: str = ""
+
+
+class BackgroundGates:
+    """A handle on the background process; each gate's result is taken at most once."""
+
+    def __init__(self, job: Job, timeout: float, env: Mapping[str, str] | None = None) -> None:
+        self.job = job
+        self.timeout = timeout
+        self.dir = Path(tempfile.mkdtemp(prefix="platformgates-bg-"))  # mode 0700
+        (self.dir / "job.json").write_text(json.dumps(job.to_dict()), encoding="utf-8")
+        self._err: IO[bytes] = (self.dir / "stderr").open("w+b")
+        self._started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(self.dir)],
+            cwd=Path(job.pyproject).parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._err,
+            env=dict(os.environ if env is None else env),
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.job.names
+
+    def take(self, name: str) -> Outcome:
+        """Wait for ``name``'s result; never a pass unless the background judged it."""
+        if name not in self.job.names:
+            return Outcome(fallback="not run in the background")
+        path = self.dir / f"{name}.json"
+        deadline = self._started + self.timeout
+        while not path.exists():
+            code = self.proc.poll()
+            if code is not None:
+                if path.exists():  # written just before the process ended
+                    break
+                return Outcome(fallback=self._died(name, code))
+            if time.monotonic() > deadline:
+                self.close()
+                return Outcome(
+                    error=f"the background gate process did not finish {name!r} within "
+                    f"{self.timeout:g} s (the sum of the gates' timeouts plus {GRACE:g} s); "
+                    "it was stopped. Raise the gate's `timeout`, or run with --gates-inline "
+                    "to see where it hangs"
+                )
+            time.sleep(POLL)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if "recompute" in data:
+                return Outcome(fallback=str(data["recompute"]))
+            result = GateResult.from_dict(data)
+            if result.gate != name:
+                raise ValueError(f"a result for {result.gate!r}")
+        except Exception as exc:  # unreadable results are recomputed, never trusted
+            return Outcome(
+                fallback=f"its background result was unreadable ({type(exc).__name__}: {exc})"
+            )
+        return Outcome(result=result)
+
+    def _died(self, name: str, code: int) -> str:
+        self._err.flush()
+        self._err.seek(0)
+        tail = self._err.read().decode("utf-8", "replace")[-STDERR_TAIL:].strip()
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        said = f": {tail}" if tail else ""
+        return f"the background gate process {how} before {name!r} was judged{said}"
+
+    def close(self) -> None:
+        """Stop the process if it still runs (an interrupted session), remove its files."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start(
+    gates: Mapping[str, Gate],
+    names: Sequence[str],
+    *,
+    timeouts: Mapping[str, float],
+    pyproject: Path,
+    cache_dir: Path | None,
+    partial: Mapping[str, Any] | None = None,
+) -> BackgroundGates | None:
+    """Start the background process for those of ``names`` that may run there, if any."""
+    chosen = tuple(n for n in names if n in gates and in_background(gates[n]))
+    if not chosen:
+        return None
+    job = Job(
+        pyproject=str(pyproject),
+        names=chosen,
+        cache_dir=str(cache_dir) if cache_dir is not None else None,
+        partial=partial,
+    )
+    return BackgroundGates(job, timeout=sum(timeouts[n] for n in chosen) + GRACE)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The background process: compute the job's gates, one result file each."""
+    from . import __version__
+    from .cache import ResultCache
+    from .config import read_table
+    from .plugin import load_project
+    from .runner import GateRunner, PartialScan
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m pytest_platformgates.background DIRECTORY", file=sys.stderr)
+        return 2
+    out = Path(args[0])
+    job = Job.from_dict(json.loads((out / "job.json").read_text(encoding="utf-8")))
+    source = Path(job.pyproject)
+    raw = read_table(source)
+    if raw is None:
+        print(f"{source}: no [tool.platformgates] table any more", file=sys.stderr)
+        return 2
+    _, gates, settings = load_project(source, raw)
+    cache = ResultCache(Path(job.cache_dir), __version__) if job.cache_dir else None
+    partial = PartialScan.from_dict(job.partial) if job.partial is not None else None
+    runner = GateRunner(settings, gates, cache, partial=partial)
+
+    def one(name: str) -> None:
+        try:
+            data: dict[str, Any] = runner.result(name).to_dict()
+        except BaseException as exc:  # pytest.skip() and friends: let the test process decide
+            data = {"recompute": f"it stopped in the background ({type(exc).__name__})"}
+        write_atomic(out / f"{name}.json", json.dumps(data).encode())
+
+    with concurrent.futures.ThreadPoolExecutor(min(CONCURRENCY, len(job.names))) as pool:
+        for future in [pool.submit(one, name) for name in job.names]:
+            future.result()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Gates computed in a background process while the tests run (background.py).
+
+The counting gate logs the pid of the process that analysed each file, so a test can
+tell where a gate ran; results must be the same wherever that was, and a background
+process that dies or hangs must never turn into a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from conftest import COUNTING_GATE, analysed_lines
+
+# A gate that kills its own (background) process, or hangs, when told to by a file.
+HOSTILE_GATE = COUNTING_GATE.replace('name = "counting"', 'name = "hostile"').replace(
+    '        log = Path(ctx.root) / ".analysed.log"\n',
+    textwrap.indent(
+        textwrap.dedent(
+            """\
+                mode = (Path(ctx.root) / "mode").read_text().strip()
+                if mode == "kill" and os.environ.get("PG_TEST_PID") != str(os.getpid()):
+                    os.kill(os.getpid(), 9)
+                if mode == "hang" and os.environ.get("PG_TEST_PID") != str(os.getpid()):
+                    import time
+                    time.sleep(600)
+                log = Path(ctx.root) / ".analysed.log"
+                """
+        ),
+        "        ",
+    ),
+)
+
+
+@pytest.fixture
+def counted(project):
+    project.write("counting_gate.py", COUNTING_GATE)
+    project.write(".gitignore", ".analysed.log\njunit.xml\n__pycache__/\n")
+    project.configure({"counting": {}}, plugins=["counting_gate"])
+    project.write("a.txt", "FORBIDDEN\n")
+    project.write("b.txt", "fine\n")
+    project.write("test_one.py", "def test_one():\n    assert True\n")
+    return project
+
+
+def _pids(project) -> set[str]:
+    return {line.split()[0] for line in analysed_lines(project)}
+
+
+def test_a_gate_runs_in_a_background_process_with_the_same_result(counted):
+    background = counted.pytester.runpytest("-rA")
+    background.assert_outcomes(passed=1, failed=1)
+    pids = _pids(counted)
+    assert pids and str(os.getpid()) not in pids  # computed by another process
+    (counted.path / ".analysed.log").unlink()
+
+    inline = counted.pytester.runpytest("-rA", "--gates-inline", "-p", "no:cacheprovider")
+    inline.assert_outcomes(passed=1, failed=1)
+    assert _pids(counted) == {str(os.getpid())}
+
+    def report(result):
+        lines = result.stdout.lines
+        start = next(i for i, line in enumerate(lines) if "FAILURES" in line)
+        end = next(i for i, line in enumerate(lines) if "short test summary" in line)
+        return lines[start:end]
+
+    assert report(background) == report(inline)
+    assert "a.txt:1" in "\n".join(report(background))
+
+
+def test_the_ini_option_turns_the_background_off(counted):
+    counted.write("pytest.ini", "[pytest]\nplatformgates_background = false\n")
+    counted.pytester.runpytest().assert_outcomes(passed=1, failed=1)
+    assert _pids(counted) == {str(os.getpid())}
+
+
+def test_a_gates_only_run_computes_inline(counted):
+    counted.pytester.runpytest("--gates-only").assert_outcomes(failed=1)
+    assert _pids(counted) == {str(os.getpid())}
+
+
+@pytest.fixture
+def hostile(project, monkeypatch):
+    project.write("hostile_gate.py", HOSTILE_GATE)
+    project.write(".gitignore", ".analysed.log\nmode\n__pycache__/\n")
+    project.configure({"hostile": {"timeout": 1}}, plugins=["hostile_gate"])
+    project.write("a.txt", "FORBIDDEN\n")
+    project.write("test_one.py", "def test_one():\n    assert True\n")
+    monkeypatch.setenv("PG_TEST_PID", str(os.getpid()))
+    return project
+
+
+def test_a_killed_background_process_falls_back_to_the_test_process(hostile):
+    hostile.write("mode", "kill\n")
+    result = hostile.pytester.runpytest("-rA")
+    # The finding is still found: computed again here, never read as a pass.
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*a.txt:1*forbidden word*",
+            "*computed in the test process: the background gate process was killed by "
+            "signal 9 before 'hostile' was judged*",
+        ]
+    )
+    assert _pids(hostile) == {str(os.getpid())}
+
+
+def test_a_background_process_that_outlives_the_timeouts_is_an_error(hostile, monkeypatch):
+    from pytest_platformgates import background
+
+    monkeypatch.setattr(background, "GRACE", 1.0)
+    hostile.write("mode", "hang\n")
+    result = hostile.pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the background gate process did not finish 'hostile' within 2 s*it was stopped*"]
+    )
