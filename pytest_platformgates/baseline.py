@@ -414,36 +414,215 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def summary_lines(results: Iterable[Any], verbose: int = 0) -> list[str]:
-    """Known debt per gate for the terminal summary (results are GateResults)."""
-    out = []
-    for r in sorted(results, key=lambda r: r.gate):
-        debt = [f for f in r.findings if f.known_debt]
-        if not debt and "baseline_entries" not in r.figures:
+def evidence(settings: Settings, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The baseline as the evidence records it: the file's digest and size, debt per gate.
+
+    A baseline edited to hide a finding changes the digest and the counts, and the
+    entries at ``base`` show how the debt moved on this branch.
+    """
+    path = path_of(settings)
+    out: dict[str, Any] = {"path": _display(path, settings.root)}
+    try:
+        found = load(path)
+    except BaselineError as exc:
+        return {**out, "error": str(exc)}
+    gates: dict[str, dict[str, Any]] = {}
+    for record in records:
+        figures = record.get("figures", {})
+        debt = Counter(str(f.get("known_debt")) for f in record["findings"] if f.get("known_debt"))
+        if not debt and "baseline_entries" not in figures:
             continue
-        by = Counter(f.known_debt for f in debt)
-        parts = [f"{n} {why}" for why, n in sorted(by.items())] or ["none"]
-        stale = r.figures.get("baseline_stale", 0)
-        tail = f"; baseline can drop {stale}" if stale else ""
-        out.append(f"{r.gate}: known debt {len(debt)} ({', '.join(parts)}){tail}")
-        if verbose:
-            out.extend(
-                f"  {f.location}  {f.severity.label}  {f.rule}  [{f.known_debt}]" for f in debt
-            )
+        entry = {
+            "known_debt": debt.get(DEBT_BASELINE, 0),
+            "known_debt_old_code": debt.get(DEBT_OLD_CODE, 0),
+        }
+        for key in ("baseline_entries", "baseline_stale", "baseline_entries_base"):
+            if key in figures:
+                entry[key.removeprefix("baseline_")] = figures[key]
+        gates[record["gate"]] = entry
+    return {
+        **out,
+        "exists": found.exists,
+        "sha256": found.sha256,
+        "entries": len(found.entries),
+        "entries_per_gate": found.counts(),
+        "gates": gates,
+    }
+
+
+# -- `platformgates baseline` -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateDiff:
+    """One gate's current blocking findings against its baseline entries."""
+
+    gate: str
+    kept: tuple[Entry, ...]
+    new: tuple[Finding, ...]
+    stale: tuple[Entry, ...]
+    allowed: bool
+
+    def entries(self, *, add: bool, prune: bool) -> list[Entry]:
+        """The entries after an update: grown only with ``add``, shrunk only with ``prune``."""
+        if not self.allowed:
+            return [] if prune else [*self.kept, *self.stale]
+        out = [*self.kept]
+        if add:
+            out += [Entry.of(f) for f in self.new]
+        if not prune:
+            out += self.stale
+        return out
+
+
+def diff(
+    gate: str,
+    entries: Sequence[Entry],
+    findings: Sequence[Finding],
+    fail_on: Severity,
+    allowed: bool = True,
+) -> GateDiff:
+    """Compare a gate's blocking findings (whatever debt marks they carry) with its entries."""
+    current = candidates([replace(f, known_debt="") for f in findings], fail_on)
+    covered, stale = match(entries, current)
+    used = set(covered)
+    return GateDiff(
+        gate=gate,
+        kept=tuple(_without(entries, stale)),
+        new=tuple(f for n, f in enumerate(current) if n not in used),
+        stale=tuple(stale),
+        allowed=allowed,
+    )
+
+
+def _without(entries: Sequence[Entry], remove: Sequence[Entry]) -> list[Entry]:
+    left = Counter(remove)
+    out = []
+    for e in sorted(entries):
+        if left[e]:
+            left[e] -= 1
+        else:
+            out.append(e)
     return out
 
 
-def effective(settings: Settings, gates: Mapping[str, GateSettings]) -> dict[str, Any]:
-    """The baseline as the evidence records it: file, digest, entries per gate."""
+def command(
+    settings: Settings,
+    gates: Mapping[str, Any],
+    *,
+    names: Sequence[str] = (),
+    add: bool = False,
+    prune: bool = False,
+    cache: Any = None,
+) -> tuple[list[str], int]:
+    """``platformgates baseline``: what it prints and its exit status.
+
+    The gates run here, in this process, through the same runner pytest uses (waivers
+    applied), so the findings are exactly those a ``pytest`` run judges. Without a
+    baseline file it records every blocking finding. With one, it writes only what
+    ``--add`` (new findings) and ``--prune`` (stale entries) ask for, and otherwise
+    reports the difference and exits 1: re-running it never grows the baseline quietly.
+    Exit 2: the configuration or the baseline file is unusable; 1: differences left or
+    a gate could not judge (nothing is written then).
+    """
+    from .runner import GateRunner
+
     path = path_of(settings)
+    name = _display(path, settings.root)
     try:
-        baseline = load(path)
+        old = load(path)
     except BaselineError as exc:
-        return {"path": _display(path, settings.root), "error": str(exc)}
-    return {
-        "path": _display(path, settings.root),
-        "exists": baseline.exists,
-        "sha256": baseline.sha256,
-        "entries": len(baseline.entries),
-        "entries_per_gate": baseline.counts(),
-    }
+        return [
+            f"platformgates baseline: error: the baseline {exc}; fix it, or delete it and "
+            "run `platformgates baseline` again"
+        ], 2
+    enabled = sorted(n for n, g in settings.gates.items() if g.enabled)
+    for n in names:
+        if n not in settings.gates:
+            known = ", ".join(sorted(settings.gates)) or "none"
+            return [f"platformgates baseline: error: no such gate {n!r} (registered: {known})"], 2
+        if n not in enabled:
+            return [f"platformgates baseline: error: gate {n!r} is disabled in the project"], 2
+    selected = sorted(set(names)) if names else enabled
+    runner = GateRunner(settings, {n: gates[n] for n in selected}, cache)
+    lines: list[str] = []
+    diffs: list[GateDiff] = []
+    failed: list[str] = []
+    for gate in selected:
+        result = runner.result(gate)
+        if result.problems:
+            failed.append(gate)
+            lines.append(f"{gate}: could not be evaluated, so it cannot be baselined:")
+            lines += [f"  - {p.splitlines()[0] if p else p}" for p in result.problems]
+            continue
+        allowed = bool(settings.gates[gate].values.get("allow_baseline", True))
+        d = diff(gate, old.for_gate(gate), result.findings, result.fail_on, allowed)
+        diffs.append(d)
+        lines += _diff_lines(d, first=not old.exists, add=add, prune=prune)
+    if failed:
+        lines.append(
+            f"platformgates baseline: nothing written: {', '.join(failed)} could not be "
+            "evaluated (fix that first; a baseline of a gate that did not judge would be empty)"
+        )
+        return lines, 1
+    touched = {d.gate for d in diffs}
+    grow = add or not old.exists
+    entries = [e for e in old.entries if e.gate not in touched]
+    for d in diffs:
+        entries += d.entries(add=grow, prune=prune)
+    entries.sort()
+    cap = int(settings.values["baseline_max_entries"])
+    if len(entries) > cap:
+        lines.append(
+            f"platformgates baseline: nothing written: {len(entries)} entries would exceed the "
+            f"policy's cap of {cap} (baseline_max_entries); fix findings first"
+        )
+        return lines, 1
+    left = [
+        d
+        for d in diffs
+        if (d.new and d.allowed and not grow)
+        or (d.new and not d.allowed)
+        or ((d.stale or (not d.allowed and d.kept)) and not prune)
+    ]
+    if not old.exists or tuple(entries) != old.entries:
+        write(path, entries)
+        counts = Counter(e.gate for e in entries)
+        per_gate = ", ".join(f"{g} {n}" for g, n in sorted(counts.items())) or "none"
+        lines.append(f"wrote {name}: {len(entries)} entries ({per_gate}); review and commit it")
+    else:
+        lines.append(f"{name}: unchanged, {len(entries)} entries")
+    return lines, 1 if left else 0
+
+
+def _diff_lines(d: GateDiff, *, first: bool, add: bool, prune: bool) -> list[str]:
+    out = []
+    if not d.allowed:
+        if d.new:
+            out.append(
+                f"{d.gate}: the policy forbids a baseline for this gate "
+                f"(allow_baseline = false): its {len(d.new)} blocking finding(s) must be fixed"
+            )
+        if d.kept or d.stale:
+            n = len(d.kept) + len(d.stale)
+            verb = "removed" if prune else "remove them with --prune"
+            out.append(f"{d.gate}: {n} entries the policy does not honour: {verb}")
+        return out
+    if d.new:
+        if first or add:
+            out.append(f"{d.gate}: {len(d.new)} finding(s) recorded as known debt")
+        else:
+            out.append(
+                f"{d.gate}: {len(d.new)} new finding(s) not in the baseline "
+                "(they block; fix them, or accept them with --add):"
+            )
+            out += [
+                f"  {f.location}  {f.severity.label}  {f.rule}  {f.fingerprint[:12]}"
+                for f in d.new[:50]
+            ]
+    if d.stale:
+        verb = "dropped" if prune else "run with --prune to drop them"
+        out.append(f"{d.gate}: baseline can drop {len(d.stale)} entries (fixed): {verb}")
+    if d.kept and not (d.new or d.stale):
+        out.append(f"{d.gate}: {len(d.kept)} entries, all still found")
+    return out

@@ -25,11 +25,18 @@ def failure_report(result: GateResult, verbose: int = 0) -> str:
             f"{'s' if len(blocking) != 1 else ''} (fail_on = {result.fail_on})"
         )
         lines.extend(_finding_lines(blocking, hints=True))
-    reported = result.reported
+    reported = [f for f in result.reported if not f.known_debt]
     if reported:
         lines.append(f"reported, not blocking (below {result.fail_on}): {len(reported)}")
         if verbose:
             lines.extend(_finding_lines(reported, hints=verbose > 1))
+        else:
+            lines.append("  (run with -v to list them)")
+    debt = [f for f in result.findings if f.known_debt]
+    if debt:
+        lines.append(f"known debt, not blocking ({_debt_kinds(debt)}): {len(debt)}")
+        if verbose:
+            lines.extend(_finding_lines(debt, hints=False))
         else:
             lines.append("  (run with -v to list them)")
     for note in result.notes:
@@ -50,13 +57,15 @@ def _finding_lines(findings: Sequence[Finding], hints: bool) -> list[str]:
             )
         if hints and f.hint:
             out.append(f"  {'':<{width}}  hint: {f.hint}")
+        if f.known_debt:
+            out.append(f"  {'':<{width}}  known debt: {f.known_debt}")
     if len(findings) > MAX_LISTED:
         out.append(f"  ... and {len(findings) - MAX_LISTED} more (all in the evidence)")
     return out
 
 
-def summary_table(results: Sequence[GateResult]) -> list[str]:
-    """One row a gate: verdict, findings by severity, duration, cache use."""
+def summary_table(results: Sequence[GateResult], verbose: int = 0) -> list[str]:
+    """One row a gate: verdict, findings by severity, duration, cache use; then known debt."""
     header = ("gate", "verdict", "crit", "high", "med", "low", "time", "cached")
     rows = [header]
     for r in sorted(results, key=lambda r: r.gate):
@@ -77,7 +86,37 @@ def summary_table(results: Sequence[GateResult]) -> list[str]:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return [
+    table = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+    return table + debt_lines(results, verbose)
+
+
+def _debt_kinds(debt: Sequence[Finding]) -> str:
+    kinds: dict[str, int] = {}
+    for f in debt:
+        kinds[f.known_debt] = kinds.get(f.known_debt, 0) + 1
+    names = {"baseline": "in the baseline", "old code": "not on lines changed since base"}
+    return ", ".join(f"{n} {names.get(k, k)}" for k, n in sorted(kinds.items()))
+
+
+def debt_lines(results: Sequence[GateResult], verbose: int = 0) -> list[str]:
+    """Known debt per gate (baseline.py): how much, of which kind, what the baseline can drop.
+
+    With ``verbose`` the findings are listed too, passing gates included.
+    """
+    out = []
+    for r in sorted(results, key=lambda r: r.gate):
+        debt = [f for f in r.findings if f.known_debt]
+        stale = r.figures.get("baseline_stale", 0)
+        if not debt and not stale and "baseline_entries" not in r.figures:
+            continue
+        kinds = f" ({_debt_kinds(debt)})" if debt else ""
+        tail = (
+            f"; baseline can drop {stale} entries (platformgates baseline --prune)" if stale else ""
+        )
+        out.append(f"{r.gate}: known debt {len(debt)}{kinds}{tail}")
+        if verbose and debt:
+            out.extend(_finding_lines(debt, hints=False))
+    return out

@@ -60,6 +60,12 @@ def render(run: EvidenceRun) -> bytes:
         blocking = sum(1 for f in record["findings"] if Severity.parse(f["severity"]) >= fail_on)
         lines.append(f"{name}{_labels(gate=gate)} {blocking}")
 
+    name = f"{PREFIX}_known_debt"
+    lines += _family(name, "gauge", "Blocking-severity findings accepted as known debt.")
+    for gate, record in records.items():
+        debt = sum(1 for f in record["findings"] if f.get("known_debt"))
+        lines.append(f"{name}{_labels(gate=gate)} {debt}")
+
     name = f"{PREFIX}_gate_verdict"
     lines += _family(name, "stateset", "The gate's verdict.")
     for gate, verdict in verdicts.items():

@@ -140,6 +140,16 @@ def _result(finding: Mapping[str, Any], rule_index: int, config_uri: str) -> dic
                 },
             }
         ]
+    elif finding.get("known_debt"):
+        # Known debt (the committed baseline, or outside new code): accepted, not hidden.
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": f"known debt: {finding['known_debt']}",
+            }
+        ]
+        result["properties"]["known_debt"] = str(finding["known_debt"])
     return result
 
 

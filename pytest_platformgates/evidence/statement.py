@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .. import __version__
+from .. import __version__, baseline
 from .run import EvidenceRun, severity_counts
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -97,5 +97,6 @@ def predicate(
         },
         "gates": gates,
         "waivers": run.waivers(),
+        "baseline": baseline.evidence(settings, run.records),
         "signature": dict(signature),
     }
