@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     config.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
     _add_verify(sub)
+    _add_baseline(sub)
     _add_init(sub)
     for name, text in (
         ("policy", "print the effective policy: each key, its value, the file that set it"),
@@ -52,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _init(args)
         if args.command == "verify":
             return _verify(args)
+        if args.command == "baseline":
+            return _baseline(args)
         return _config(args.project)
     except ConfigError as exc:
         print(f"platformgates: error: {exc}", file=sys.stderr)
@@ -205,6 +208,53 @@ def _init(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         secrets_baseline=args.secrets_baseline,
     )
+
+
+def _add_baseline(sub: Any) -> None:
+    cmd = sub.add_parser(
+        "baseline",
+        help="record the gates' blocking findings as known debt (.platformgates-baseline.json)",
+        description="Run the gates and record their blocking findings in the baseline file, "
+        "so that only new findings block. With a baseline already there, nothing is added "
+        "without --add and nothing removed without --prune; the difference is printed and "
+        "the exit status is 1 while one remains.",
+    )
+    cmd.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
+    cmd.add_argument(
+        "--gate", action="append", default=[], metavar="NAME", help="only this gate (repeatable)"
+    )
+    cmd.add_argument(
+        "--add", action="store_true", help="add the findings the baseline does not list yet"
+    )
+    cmd.add_argument(
+        "--prune", action="store_true", help="remove the entries no finding matches any more"
+    )
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from . import baseline
+    from .cache import ResultCache
+
+    project = args.project.resolve()
+    source = project / "pyproject.toml"
+    raw = read_table(source)
+    if raw is None:
+        print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
+        return 2
+    resolved = policy.resolve(source, raw)
+    gates = collect_gates(
+        create_plugin_manager(plugin_modules(resolved.raw, source), project), resolved.raw
+    )
+    settings = policy.settle(resolved, project, gates)
+    # The gates' cache in pytest's cache directory, when a pytest run made it (with its
+    # .gitignore): files unchanged since then are not analysed again.
+    cached = project / ".pytest_cache" / "d" / "platformgates"
+    cache = ResultCache(cached, __version__) if cached.is_dir() else None
+    lines, status = baseline.command(
+        settings, gates, names=args.gate, add=args.add, prune=args.prune, cache=cache
+    )
+    print("\n".join(lines), file=sys.stderr if status == 2 else sys.stdout)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover
