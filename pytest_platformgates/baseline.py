@@ -466,7 +466,7 @@ class GateDiff:
     def entries(self, *, add: bool, prune: bool) -> list[Entry]:
         """The entries after an update: grown only with ``add``, shrunk only with ``prune``."""
         if not self.allowed:
-            return [] if prune else [*self.kept, *self.stale]
+            return [] if prune else list(self.stale)
         out = [*self.kept]
         if add:
             out += [Entry.of(f) for f in self.new]
@@ -484,6 +484,8 @@ def diff(
 ) -> GateDiff:
     """Compare a gate's blocking findings (whatever debt marks they carry) with its entries."""
     current = candidates([replace(f, known_debt="") for f in findings], fail_on)
+    if not allowed:  # nothing is honoured: every finding blocks, every entry is dead
+        return GateDiff(gate, (), tuple(current), tuple(sorted(entries)), allowed)
     covered, stale = match(entries, current)
     used = set(covered)
     return GateDiff(
@@ -583,7 +585,7 @@ def command(
         for d in diffs
         if (d.new and d.allowed and not grow)
         or (d.new and not d.allowed)
-        or ((d.stale or (not d.allowed and d.kept)) and not prune)
+        or (d.stale and not prune)
     ]
     if not old.exists or tuple(entries) != old.entries:
         write(path, entries)
@@ -603,10 +605,9 @@ def _diff_lines(d: GateDiff, *, first: bool, add: bool, prune: bool) -> list[str
                 f"{d.gate}: the policy forbids a baseline for this gate "
                 f"(allow_baseline = false): its {len(d.new)} blocking finding(s) must be fixed"
             )
-        if d.kept or d.stale:
-            n = len(d.kept) + len(d.stale)
+        if d.stale:
             verb = "removed" if prune else "remove them with --prune"
-            out.append(f"{d.gate}: {n} entries the policy does not honour: {verb}")
+            out.append(f"{d.gate}: {len(d.stale)} entries the policy does not honour: {verb}")
         return out
     if d.new:
         if first or add:

@@ -1,0 +1,355 @@
+"""The findings baseline on real git repositories: adopt, only shrink, clean as you code.
+
+The lint gate (real ruff) supplies the findings: `import x` unused is F401 at high.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from pytest_platformgates import baseline
+from pytest_platformgates.cli import main
+
+BASELINE = ".platformgates-baseline.json"
+LEGACY = "def f():\n    import os\n\n\ndef g():\n    import sys\n"
+
+
+def run_baseline(project, capsys, *args):
+    code = main(["baseline", "--project", str(project.path), *args])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def entries(project):
+    return json.loads((project.path / BASELINE).read_text())["entries"]
+
+
+def predicate(project):
+    doc = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())
+    return doc["predicate"]
+
+
+@pytest.fixture
+def legacy(project):
+    """A committed project with two old lint findings and a written baseline."""
+    project.configure({"lint": {"format": False}})
+    project.write(".gitignore", "gate-evidence/\n")
+    project.write("legacy.py", LEGACY)
+    project.commit("feat: legacy code")
+    return project
+
+
+def test_baseline_records_findings_in_stable_order_then_the_gates_pass(legacy, capsys):
+    code, out = run_baseline(legacy, capsys)
+    assert code == 0, out
+    assert "wrote .platformgates-baseline.json: 2 entries (lint 2)" in out
+    text = (legacy.path / BASELINE).read_text()
+    found = entries(legacy)
+    assert [set(e) for e in found] == [{"gate", "rule", "path", "fingerprint", "severity"}] * 2
+    assert [(e["gate"], e["rule"], e["path"], e["severity"]) for e in found] == [
+        ("lint", "F401", "legacy.py", "high")
+    ] * 2
+    assert found == sorted(found, key=lambda e: (e["gate"], e["path"], e["rule"], e["fingerprint"]))
+    # One entry a line: a review diff shows each accepted or dropped finding.
+    assert sum('"fingerprint"' in line for line in text.splitlines()) == 2
+    # Writing it again changes nothing, byte for byte.
+    code, out = run_baseline(legacy, capsys)
+    assert code == 0 and "unchanged, 2 entries" in out
+    assert (legacy.path / BASELINE).read_text() == text
+
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["lint: known debt 2 (2 in the baseline)"])
+
+
+def test_a_new_finding_fails_naming_only_it(legacy, capsys):
+    run_baseline(legacy, capsys)
+    legacy.write("new.py", "import json\n")
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*gate 'lint' failed: 1 blocking finding (fail_on = high)*",
+            "*new.py:1:8*high*F401*`json` imported but unused*",
+            "*known debt, not blocking (2 in the baseline): 2*",
+        ]
+    )
+    blocking = out.split("gate 'lint' failed", 1)[1].split("known debt, not blocking", 1)[0]
+    assert "legacy.py" not in blocking
+
+
+def test_lines_inserted_above_old_findings_still_pass(legacy, capsys):
+    run_baseline(legacy, capsys)
+    legacy.write("legacy.py", '"""Docs."""\n\nVALUE = 1\n\n\n' + LEGACY.replace("f()", "f(x=1)"))
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["lint: known debt 2 (2 in the baseline)"])
+
+
+def test_a_duplicate_of_a_baselined_finding_fails(legacy, capsys):
+    run_baseline(legacy, capsys)
+    legacy.write("legacy.py", LEGACY + "\n\ndef h():\n    import os\n")
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*1 blocking finding*", "*legacy.py:10:12*F401*`os` imported but unused*"]
+    )
+
+
+def test_fixed_findings_are_stale_warned_locally_failed_in_ci_and_pruned(
+    legacy, capsys, monkeypatch
+):
+    run_baseline(legacy, capsys)
+    legacy.write("legacy.py", "def f():\n    import os\n")
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*lint: known debt 1 (1 in the baseline); baseline can drop 1 entries*",
+            "*note: baseline can drop 1 entry of gate 'lint': the findings are fixed*",
+        ]
+    )
+
+    monkeypatch.setenv("CI", "true")
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*.platformgates-baseline.json*baseline-stale*baseline can drop 1 entry*"]
+    )
+
+    code, out = run_baseline(legacy, capsys)
+    assert code == 1
+    assert "baseline can drop 1 entries (fixed): run with --prune to drop them" in out
+    assert len(entries(legacy)) == 2  # reported, not written
+
+    code, out = run_baseline(legacy, capsys, "--prune")
+    assert code == 0, out
+    assert len(entries(legacy)) == 1
+    legacy.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+
+
+def test_stale_entries_follow_the_policy(legacy, capsys, monkeypatch):
+    run_baseline(legacy, capsys)
+    legacy.write("legacy.py", "X = 1\n")
+    legacy.configure({"lint": {"format": False}}, baseline_stale="warn")
+    monkeypatch.setenv("CI", "true")
+    legacy.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+    monkeypatch.delenv("CI")
+    legacy.configure({"lint": {"format": False}}, baseline_stale="fail")
+    legacy.pytester.runpytest("--gates-only").assert_outcomes(failed=1)
+
+
+def test_rerunning_never_grows_the_baseline_without_add(legacy, capsys):
+    run_baseline(legacy, capsys)
+    before = (legacy.path / BASELINE).read_text()
+    legacy.write("new.py", "import json\n")
+    code, out = run_baseline(legacy, capsys)
+    assert code == 1
+    assert "lint: 1 new finding(s) not in the baseline" in out
+    assert "new.py:1:8  high  F401" in out
+    assert (legacy.path / BASELINE).read_text() == before
+
+    code, out = run_baseline(legacy, capsys, "--add")
+    assert code == 0, out
+    after = (legacy.path / BASELINE).read_text()
+    # JSON's commas aside, the diff is the one accepted finding.
+    added = {x.rstrip(",") for x in after.splitlines()} - {
+        x.rstrip(",") for x in before.splitlines()
+    }
+    assert len(added) == 1 and '"path": "new.py"' in added.pop()
+    legacy.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+
+
+def test_only_the_named_gate_is_recorded(project, capsys):
+    project.configure({"lint": {"format": False}, "pinning": {}})
+    project.write("legacy.py", "import os\n")
+    project.commit()
+    code, out = run_baseline(project, capsys, "--gate", "lint")
+    assert code == 0, out
+    assert {e["gate"] for e in entries(project)} == {"lint"}
+    code, out = run_baseline(project, capsys, "--gate", "nosuch")
+    assert code == 2 and "no such gate 'nosuch'" in out
+
+
+def test_new_code_only_blocks_only_lines_changed_since_base(project):
+    project.configure({"lint": {"format": False}}, new_code_only=True, base="main")
+    project.write(".gitignore", "gate-evidence/\n")
+    project.write("legacy.py", LEGACY)
+    project.commit("feat: legacy")
+    project.git("checkout", "-q", "-b", "feature")
+    project.write("legacy.py", LEGACY + "\n\ndef h():\n    import json\n")
+    project.write("new.py", "import re\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*2 blocking findings*",
+            "*legacy.py:10:12*F401*json*",
+            "*new.py:1:8*F401*re*",
+            "*known debt, not blocking (2 not on lines changed since base): 2*",
+        ]
+    )
+    assert "`os` imported" not in out.split("known debt", 1)[0]
+
+    # Per gate, the same; and with nothing new it passes.
+    project.configure({"lint": {"format": False, "new_code_only": True}}, base="main")
+    project.write("legacy.py", LEGACY)
+    (project.path / "new.py").unlink()
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["lint: known debt 2 (2 not on lines changed since base)"])
+
+
+def test_new_code_only_with_an_unknown_base_fails_closed(project):
+    project.configure({"lint": {"format": False}}, new_code_only=True, base="nosuch")
+    project.write("legacy.py", "import os\n")
+    project.commit()
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*new_code_only: what changed since 'nosuch' is unknown*"])
+
+
+POLICY = """\
+[gates.lint]
+allow_baseline = false
+[guardrails]
+"gates.lint.allow_baseline" = { locked = true }
+"baseline_max_entries" = { max = 1 }
+"""
+
+
+def test_a_policy_forbids_a_baseline_for_a_gate(legacy, capsys):
+    run_baseline(legacy, capsys)  # written before the policy arrived
+    legacy.write("policy.toml", POLICY.replace('"baseline_max_entries" = { max = 1 }\n', ""))
+    legacy.configure({"lint": {"format": False}}, extends="policy.toml")
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*baseline-forbidden*the baseline lists 2 finding(s) of gate 'lint'*forbids*"]
+    )
+    code, out = run_baseline(legacy, capsys)
+    assert code == 1
+    assert "the policy forbids a baseline for this gate" in out
+    code, out = run_baseline(legacy, capsys, "--prune")
+    assert entries(legacy) == []
+
+    legacy.configure({"lint": {"format": False, "allow_baseline": True}}, extends="policy.toml")
+    result = legacy.pytester.runpytest("--gates-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*allow_baseline*locks it*"])
+
+
+def test_a_policy_caps_the_baseline(legacy, capsys):
+    legacy.write(
+        "policy.toml",
+        'baseline_max_entries = 1\n[guardrails]\n"baseline_max_entries" = { max = 1 }\n',
+    )
+    legacy.configure({"lint": {"format": False}}, extends="policy.toml")
+    code, out = run_baseline(legacy, capsys)
+    assert code == 1
+    assert "would exceed the policy's cap of 1" in out
+    assert not (legacy.path / BASELINE).exists()
+
+    # Written by hand past the cap: not honoured.
+    legacy.write(BASELINE, baseline.render(_two_entries(legacy)).decode())
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*baseline-cap*holds 2 entries, more than the policy's cap of 1*"])
+
+    legacy.configure({"lint": {"format": False}}, extends="policy.toml", baseline_max_entries=5)
+    result = legacy.pytester.runpytest("--gates-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*baseline_max_entries = 5 is above the ceiling 1*"])
+
+
+def _two_entries(project):
+    return [
+        baseline.Entry("lint", "legacy.py", "F401", f"{n:032x}", baseline.Severity.HIGH)
+        for n in (1, 2)
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"version": 1}',
+        '{"version": 2, "entries": []}',
+        '{"version": 1, "entries": [{"gate": "lint"}]}',
+        '{"version": 1, "entries": [], "extra": 1}',
+    ],
+)
+def test_a_malformed_baseline_fails_closed(legacy, capsys, content):
+    legacy.write(BASELINE, content)
+    result = legacy.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the baseline .platformgates-baseline.json: *"])
+    code, out = run_baseline(legacy, capsys, "--add", "--prune")
+    assert code == 2 and "fix it, or delete it" in out
+    assert (legacy.path / BASELINE).read_text() == content  # never overwritten
+
+
+def test_evidence_records_debt_its_change_since_base_and_the_digest(legacy, capsys):
+    legacy.configure({"lint": {"format": False}}, base="main")
+    run_baseline(legacy, capsys)
+    legacy.commit("chore: baseline")
+    legacy.git("checkout", "-q", "-b", "feature")
+    legacy.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+    first = predicate(legacy)
+    data = (legacy.path / BASELINE).read_bytes()
+    assert first["baseline"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert first["baseline"]["entries_per_gate"] == {"lint": 2}
+    assert first["baseline"]["gates"]["lint"] == {
+        "known_debt": 2,
+        "known_debt_old_code": 0,
+        "entries": 2,
+        "stale": 0,
+        "entries_base": 2,
+    }
+    lint = next(g for g in first["gates"] if g["gate"] == "lint")
+    assert lint["figures"]["known_debt"] == 2
+    metrics = (legacy.path / "gate-evidence" / "metrics.prom").read_text()
+    assert 'platformgates_known_debt{gate="lint"} 2' in metrics
+
+    # A new finding hidden by growing the baseline: the run passes, the evidence shows it.
+    legacy.write("new.py", "import json\n")
+    run_baseline(legacy, capsys, "--add")
+    legacy.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+    second = predicate(legacy)
+    assert second["baseline"]["sha256"] != first["baseline"]["sha256"]
+    assert second["baseline"]["gates"]["lint"]["known_debt"] == 3
+    assert second["baseline"]["gates"]["lint"]["entries"] == 3
+    assert second["baseline"]["gates"]["lint"]["entries_base"] == 2
+    sarif = json.loads((legacy.path / "gate-evidence" / "findings.sarif").read_text())
+    results = sarif["runs"][0]["results"]
+    assert results and all(r["suppressions"][0]["status"] == "accepted" for r in results)
+
+
+def test_the_baseline_file_is_not_a_gate_input(legacy, capsys):
+    # Its fingerprints are hex digests: an entropy check must not take them for secrets.
+    run_baseline(legacy, capsys)
+    legacy.configure({"lint": {"format": False}, "secrets": {}})
+    legacy.pytester.runpytest("--gates-only").assert_outcomes(passed=2)
+
+
+def test_a_baselined_secret_is_recorded_by_hash_never_by_value(project, capsys):
+    secret = "ghp_" + "x1Y2z3W4v5U6t7S8r9Q0p1O2n3M4l5K6j7I8"
+    project.configure({"secrets": {}})
+    project.write("settings.py", f'TOKEN = "{secret}"\n')
+    project.commit()
+    project.pytester.runpytest("--gates-only").assert_outcomes(failed=1)
+    code, out = run_baseline(project, capsys)
+    assert code == 0, out
+    text = (project.path / BASELINE).read_text()
+    assert secret not in text and secret[4:20] not in text
+    assert {e["gate"] for e in entries(project)} == {"secrets"}
+    for entry in entries(project):
+        assert set(entry) == {"gate", "rule", "path", "fingerprint", "severity"}
+    result = project.pytester.runpytest("--gates-only", "-v")
+    result.assert_outcomes(passed=1)
+    assert secret not in result.stdout.str()
