@@ -222,7 +222,11 @@ def match(entries: Sequence[Entry], findings: Sequence[Finding]) -> tuple[list[i
     for e in entries:
         pool.setdefault(e.key, []).append(e)
     covered = []
-    for n, f in enumerate(findings):
+    # Worst findings first, each taking the least severe entry that covers it: no
+    # finding is left uncovered while an unused entry could cover it.
+    order = sorted(range(len(findings)), key=lambda n: -findings[n].severity)
+    for n in order:
+        f = findings[n]
         bucket = pool.get(Entry.of(f).key)
         if not bucket:
             continue
@@ -233,7 +237,7 @@ def match(entries: Sequence[Entry], findings: Sequence[Finding]) -> tuple[list[i
             bucket.remove(chosen)
             covered.append(n)
     stale = sorted(e for bucket in pool.values() for e in bucket)
-    return covered, stale
+    return sorted(covered), stale
 
 
 def stale_blocks(settings: Settings) -> bool:
