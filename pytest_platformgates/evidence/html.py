@@ -214,6 +214,9 @@ def _gate(record: Mapping[str, Any]) -> list[str]:
             message = _e(f["message"])
             if waived:
                 message += f" <em>(waived: {_e(waived.get('id', ''))})</em>"
+            elif f.get("known_debt"):
+                css = "waived"
+                message += f" <em>(known debt: {_e(f['known_debt'])})</em>"
             out.append(
                 f'<tr class="{css}"><td class="sev-{_e(f["severity"])}">{_e(f["severity"])}'
                 f"</td><td><code>{_e(f['rule'])}</code></td><td><code>{_e(location)}</code>"
