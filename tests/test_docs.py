@@ -1,0 +1,40 @@
+"""The documentation site builds in MkDocs' strict mode: a broken link fails the suite."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_docs_site_builds_strictly_without_a_warning(tmp_path):
+    # mkdocs.yml sets strict and validation (links, anchors, pages left out of the nav):
+    # any warning aborts the build. The output is read too, in case strict is ever dropped.
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    warnings = [line for line in output.splitlines() if re.match(r"(WARNING|ERROR)\b", line)]
+    assert proc.returncode == 0 and not warnings, (
+        "mkdocs build --strict failed: fix the link, or add a new page to `nav` in mkdocs.yml\n"
+        + output
+    )
+    assert (tmp_path / "site" / "quickstart" / "index.html").is_file()
+    assert (tmp_path / "site" / "gates" / "lint" / "index.html").is_file()
+
+
+def test_every_relative_link_in_the_readme_resolves():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    relative = [link for link in links if "://" not in link and not link.startswith("mailto:")]
+    assert relative, "the README links to the docs"
+    missing = [link for link in relative if not (ROOT / link).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
