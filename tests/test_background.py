@@ -7,7 +7,10 @@ process that dies or hangs must never turn into a pass.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import tempfile
 import textwrap
 
 import pytest
@@ -117,3 +120,57 @@ def test_a_background_process_that_outlives_the_timeouts_is_an_error(hostile, mo
     result.stdout.fnmatch_lines(
         ["*the background gate process did not finish 'hostile' within 2 s*it was stopped*"]
     )
+
+
+WAIVER = """
+[[tool.platformgates.waivers]]
+gate = "counting"
+id = "CNT1"
+reason = "a planted word"
+owner = "test-team"
+approved_by = "lead"
+expires = {expires}
+"""
+
+
+def _evidence_gates(project) -> list[dict]:
+    evidence = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())
+    gates = evidence["predicate"]["gates"]
+    for gate in gates:
+        gate.pop("duration", None)
+    return gates
+
+
+def test_waivers_apply_in_the_background_exactly_as_inline(counted):
+    expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    counted.configure(
+        {"counting": {}}, extra=WAIVER.format(expires=expires), plugins=["counting_gate"]
+    )
+    counted.write(".gitignore", ".analysed.log\n__pycache__/\ngate-evidence/\n")
+    counted.pytester.runpytest().assert_outcomes(passed=2)
+    assert str(os.getpid()) not in _pids(counted)
+    background = _evidence_gates(counted)
+    counted.pytester.runpytest("--gates-inline", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+    assert background == _evidence_gates(counted)
+    assert background[0]["findings"][0]["waiver"]["owner"] == "test-team"
+
+
+def test_a_session_stopped_early_stops_the_background_process(counted, monkeypatch, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    from pytest_platformgates.background import BackgroundGates
+
+    closed = []
+    close = BackgroundGates.close
+
+    def recording_close(self):
+        close(self)
+        closed.append(self.proc.returncode)
+
+    monkeypatch.setattr(BackgroundGates, "close", recording_close)
+    counted.write("test_one.py", "def test_one():\n    assert False\n")
+    result = counted.pytester.runpytest("-x")
+    result.assert_outcomes(failed=1)  # the gate item never ran
+    assert len(closed) == 1 and closed[0] is not None  # the process ended
+    assert list(scratch.iterdir()) == []  # and its files were removed
