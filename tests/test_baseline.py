@@ -9,6 +9,7 @@ import hashlib
 import json
 
 import pytest
+from secrets_support import Secrets
 
 from pytest_platformgates import baseline
 from pytest_platformgates.cli import main
@@ -338,9 +339,9 @@ def test_the_baseline_file_is_not_a_gate_input(legacy, capsys):
 
 
 def test_a_baselined_secret_is_recorded_by_hash_never_by_value(project, capsys):
-    secret = "ghp_" + "x1Y2z3W4v5U6t7S8r9Q0p1O2n3M4l5K6j7I8"
+    secret = Secrets().github_token().value
     project.configure({"secrets": {}})
-    project.write("settings.py", f'TOKEN = "{secret}"\n')
+    project.write("settings.py", "VALUE = " + json.dumps(secret) + "\n")
     project.commit()
     project.pytester.runpytest("--gates-only").assert_outcomes(failed=1)
     code, out = run_baseline(project, capsys)
