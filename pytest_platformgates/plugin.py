@@ -38,7 +38,7 @@ SESSION_PLUGIN = "platformgates-session"
 XDIST_PLUGIN = "platformgates-xdist"
 
 # Loaded with this plugin, before conftests import the project: coverage must start there.
-pytest_plugins = ["pytest_platformgates.measurement"]
+pytest_plugins = ["pytest_platformgates.measurement", "pytest_platformgates.explain"]
 
 
 @dataclass

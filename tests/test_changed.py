@@ -1,0 +1,93 @@
+"""``--gates-changed[=BASE]``: file gates scan only what changed, and the report says so."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import COUNTING_GATE, analysed_lines
+
+
+@pytest.fixture
+def branched(project):
+    """main has a.txt (clean) and old.txt (FORBIDDEN); the branch changes a.txt, adds new.txt."""
+    project.write("counting_gate.py", COUNTING_GATE)
+    project.write(".gitignore", ".analysed.log\n__pycache__/\ngate-evidence/\n")
+    project.configure({"counting": {}}, plugins=["counting_gate"])
+    project.write("a.txt", "fine\n")
+    project.write("old.txt", "FORBIDDEN\n")
+    project.write("test_one.py", "def test_one():\n    assert True\n")
+    project.commit("chore: base")
+    project.git("checkout", "-q", "-b", "feature")
+    project.write("a.txt", "fine\nFORBIDDEN too\n")
+    project.commit("feat: change a")
+    project.write("new.txt", "FORBIDDEN, untracked\n")  # not even added: still ours
+    return project
+
+
+def _analysed(project) -> set[str]:
+    return {line.split()[1] for line in analysed_lines(project)}
+
+
+@pytest.mark.parametrize("option", ["--gates-changed=main", "--gates-changed"])
+def test_only_files_changed_since_the_base_are_scanned(branched, option):
+    result = branched.pytester.runpytest("--gates-only", "-rA", option)
+    result.assert_outcomes(failed=1)
+    assert _analysed(branched) == {"a.txt", "new.txt"}
+    out = result.stdout.str()
+    assert "a.txt:2" in out and "new.txt:1" in out and "old.txt" not in out
+    result.stdout.fnmatch_lines(
+        [
+            "*PARTIAL SCAN: partial scan (--gates-changed): only the 2 file(s) changed since "
+            "main (*) were checked; not a full verdict*"
+        ]
+    )
+    evidence = json.loads((branched.path / "gate-evidence" / "evidence.json").read_text())
+    (gate,) = evidence["predicate"]["gates"]
+    assert any("partial scan (--gates-changed)" in note for note in gate["notes"])
+
+
+def test_the_full_scan_still_sees_everything(branched):
+    result = branched.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    assert "old.txt:1" in result.stdout.str()
+    assert "PARTIAL SCAN" not in result.stdout.str()
+
+
+def test_the_background_process_scans_the_same_changed_files(branched):
+    result = branched.pytester.runpytest("--gates", "--gates-changed=main")
+    result.assert_outcomes(passed=1, failed=1)
+    lines = analysed_lines(branched)
+    assert {line.split()[1] for line in lines} == {"a.txt", "new.txt"}
+    assert str(os.getpid()) not in {line.split()[0] for line in lines}
+
+
+def test_a_gate_with_no_changed_file_is_not_evaluated_never_passed(branched):
+    branched.write("new.txt", "")
+    (branched.path / "new.txt").unlink()
+    branched.commit("chore: snapshot")
+    branched.git("checkout", "-q", "main")
+    branched.git("checkout", "-q", "-b", "docs-only")
+    branched.write("README.md", "docs\n")
+    result = branched.pytester.runpytest("--gates-only", "-rs", "--gates-changed=main")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*not evaluated: none of the 1 file(s) changed since main (*) is one this gate checks*"]
+    )
+    assert _analysed(branched) == set()
+
+
+def test_an_unknown_base_is_a_usage_error(branched):
+    result = branched.pytester.runpytest("--gates-only", "--gates-changed=nosuchbranch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--gates-changed: base 'nosuchbranch' is not a commit in this repository*"]
+    )
+
+
+def test_a_path_taken_for_the_base_says_how_to_write_it(branched):
+    result = branched.pytester.runpytest("--gates-changed", "test_one.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*'test_one.py' is a path: write --gates-changed=BASE*"])
