@@ -354,3 +354,26 @@ def test_a_baselined_secret_is_recorded_by_hash_never_by_value(project, capsys):
     result = project.pytester.runpytest("--gates-only", "-v")
     result.assert_outcomes(passed=1)
     assert secret not in result.stdout.str()
+
+
+def test_a_partial_scan_does_not_judge_staleness(legacy, capsys):
+    legacy.write("other.py", "import re\n")
+    legacy.configure({"lint": {"format": False}}, baseline_stale="fail")
+    legacy.commit("feat: other")
+    run_baseline(legacy, capsys)
+    legacy.commit("chore: baseline")
+    legacy.write("new.py", "X = 1\n")  # the only changed file: no entry of it is checked
+    result = legacy.pytester.runpytest("--gates-only", "--gates-changed=HEAD")
+    result.assert_outcomes(passed=1)
+    assert "baseline can drop" not in result.stdout.str()
+
+
+def test_known_debt_crosses_process_boundaries():
+    from pytest_platformgates.model import Finding, GateResult, Severity, Verdict
+
+    finding = Finding("lint", "F401", Severity.HIGH, "a.py", 1, "m", known_debt="baseline")
+    assert Finding.from_dict(finding.to_dict()).known_debt == "baseline"
+    assert "known_debt" not in Finding("lint", "F401", Severity.HIGH, "a.py", 1, "m").to_dict()
+    result = GateResult.judge("lint", baseline.Analysis(findings=(finding,)), Severity.HIGH, 0.0)
+    assert result.verdict is Verdict.PASSED and not result.blocking
+    assert GateResult.from_dict(result.to_dict()).findings[0].known_debt == "baseline"
