@@ -112,8 +112,17 @@ class Baseline:
         return dict(sorted(Counter(e.gate for e in self.entries).items()))
 
 
+def setting(settings: Settings, key: str) -> Any:
+    """A global baseline setting; its default for settings built without it (older callers)."""
+    if key in settings.values:
+        return settings.values[key]
+    from .config import GLOBAL
+
+    return next(o.default for o in GLOBAL if o.name == key)
+
+
 def path_of(settings: Settings) -> Path:
-    return settings.root / str(settings.values["baseline"])
+    return settings.root / str(setting(settings, "baseline"))
 
 
 def load(path: Path) -> Baseline:
@@ -244,7 +253,7 @@ def stale_blocks(settings: Settings) -> bool:
     """Whether stale entries fail the gate: ``baseline_stale`` (ci = fail only in CI)."""
     from .policy import in_ci
 
-    mode = settings.values["baseline_stale"]
+    mode = setting(settings, "baseline_stale")
     return mode == "fail" or (mode == "ci" and in_ci())
 
 
@@ -301,7 +310,7 @@ def apply(
             baseline_sha256=baseline.sha256,
         )
         figures.update(_at_base(settings, path, gate))
-        cap = int(settings.values["baseline_max_entries"])
+        cap = int(setting(settings, "baseline_max_entries"))
         if entries and not gate_settings.values.get("allow_baseline", True):
             extra.append(
                 _own_finding(
@@ -348,7 +357,7 @@ def apply(
                 else:
                     notes.append(f"{text}; {hint}")
     if new_code_only:
-        base = str(settings.values["base"])
+        base = str(setting(settings, "base"))
         try:
             changes = changes_since(settings.root, base, timeout=gate_settings.timeout)
         except ChangesError as exc:
@@ -368,7 +377,7 @@ def apply(
 
 
 def _why(settings: Settings) -> str:
-    mode = settings.values["baseline_stale"]
+    mode = setting(settings, "baseline_stale")
     if mode == "ci":
         return " (stale entries fail in CI: baseline_stale = 'ci')"
     return " (the policy fails stale entries: baseline_stale = 'fail')"
@@ -395,7 +404,7 @@ def _at_base(settings: Settings, path: Path, gate: str) -> dict[str, Any]:
 
     Evidence only: an unknown base leaves the figures out instead of failing the gate.
     """
-    base = str(settings.values["base"])
+    base = str(setting(settings, "base"))
     try:
         rel = path.resolve().relative_to(settings.root.resolve()).as_posix()
         commit = merge_base(settings.root, base, timeout=30)
@@ -577,7 +586,7 @@ def command(
     for d in diffs:
         entries += d.entries(add=grow, prune=prune)
     entries.sort()
-    cap = int(settings.values["baseline_max_entries"])
+    cap = int(setting(settings, "baseline_max_entries"))
     if len(entries) > cap:
         lines.append(
             f"platformgates baseline: nothing written: {len(entries)} entries would exceed the "
