@@ -37,6 +37,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_verify(sub)
     _add_baseline(sub)
     _add_init(sub)
+    explain = sub.add_parser(
+        "explain",
+        help="print what a finding's rule id means and how to fix it",
+        description="Explain a rule id from a gate's report: a ruff code (F401), a bandit "
+        "test (B602), a detect-secrets type ('AWS Access Key'), an advisory id "
+        "(PYSEC-2023-74, looked up in the configured offline database), or a rule of "
+        "the gates themselves (unpinned, license-unknown, line, ...).",
+    )
+    explain.add_argument("rule", metavar="ID", help="the rule id")
+    explain.add_argument("--project", type=Path, default=Path.cwd(), help="project directory")
     for name, text in (
         ("policy", "print the effective policy: each key, its value, the file that set it"),
         ("waivers", "list the waivers with their status; exit 1 when any has expired"),
@@ -49,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy(args.project, args.command)
         if args.command == "gates":
             return _gates(args.project, args.markdown)
+        if args.command == "explain":
+            from .explain import report
+
+            return report(args.rule, args.project / "pyproject.toml")
         if args.command == "init":
             return _init(args)
         if args.command == "verify":
