@@ -298,6 +298,42 @@ for _rule, (_title, _fix) in _COMMITS.items():
         f"{_fix}, then rewrite the branch's history (`git rebase -i`) before merging.",
     )
 
+# Rules of the core, on any gate: waivers (waivers.py) and the findings baseline (baseline.py).
+_CORE = {
+    "waiver-expired": (
+        "a waiver has expired",
+        "The waiver's `expires` day has passed, so it covers nothing any more and the gate "
+        "fails at its own `fail_on`, whatever the finding's severity.",
+        "fix what the waiver covered; or, with a new review, renew it with a later `expires` "
+        "(`platformgates waivers` lists them with their days left).",
+    ),
+    "waiver-stale": (
+        "a waiver matches no finding",
+        "The finding it was written for is gone (or its id/path no longer match), and the "
+        'policy fails stale waivers (`[waiver_policy] stale = "fail"`).',
+        "delete the waiver; if the finding moved, correct its `id` or `path`.",
+    ),
+    "baseline-stale": (
+        "findings baseline entries match nothing",
+        "Entries of the findings baseline no longer match any finding: the debt was paid, and "
+        "the baseline must shrink so that it cannot hide a new finding later.",
+        "run `platformgates baseline --prune` and commit the smaller baseline.",
+    ),
+    "baseline-forbidden": (
+        "the policy forbids a baseline for this gate",
+        "The findings baseline lists findings of a gate whose policy sets "
+        "`allow_baseline = false`, so none of them is accepted as known debt.",
+        "fix the findings, or remove that gate's entries from the baseline.",
+    ),
+    "baseline-cap": (
+        "the findings baseline is larger than the policy allows",
+        "The baseline holds more entries than `baseline_max_entries`, so it is not honoured.",
+        "fix findings and `platformgates baseline --prune`, or raise the cap in the policy.",
+    ),
+}
+for _rule, (_title, _meaning, _fix) in _CORE.items():
+    _own(_rule, "any", _title, _meaning, _fix)
+
 OSV_ID = re.compile(r"^(PYSEC|GHSA|CVE|OSV|PYUP|GSD|BIT|RUSTSEC|MAL)-", re.IGNORECASE)
 BANDIT_ID = re.compile(r"^B\d{3}$")
 RUFF_CODE = re.compile(r"^[A-Z]{1,4}\d{1,4}$")
@@ -315,7 +351,7 @@ def explain(rule: str, settings: Settings | None = None) -> list[Explanation]:
     if not rule:
         raise UnknownRule(f"no rule id given; {HOW_TO_FIND}")
     found = [
-        Explanation(rule, f"gate {gate}", title, meaning, fix)
+        Explanation(rule, "platformgates" if gate == "any" else f"gate {gate}", title, meaning, fix)
         for gate, title, meaning, fix in _OWN.get(rule, _OWN.get(rule.lower(), ()))
     ]
     if BANDIT_ID.match(rule.upper()):

@@ -10,7 +10,8 @@ import pytest
 from pytest_platformgates.cli import main
 from pytest_platformgates.explain import UnknownRule, describe_rules, explain
 
-GATES = Path(__file__).resolve().parents[1] / "pytest_platformgates" / "gates"
+PACKAGE = Path(__file__).resolve().parents[1] / "pytest_platformgates"
+GATES = PACKAGE / "gates"
 
 # How the gate modules spell the rule ids they emit (checked below to find at least some).
 _EMITTED = (
@@ -19,13 +20,14 @@ _EMITTED = (
     r'yield "([a-z][a-z_-]*)",',
     r'return \(\s*"([a-z][a-z_-]*)",',
     r'self\._finding\(\s*(?:[a-z_]+,\s*)?"([a-z][a-z_-]*)"',
-    r'^RULE = "([a-z][a-z_-]*)"',
+    r'^RULE(?:_[A-Z]+)? = "([a-z][a-z_-]*)"',
+    r'_waiver_finding\(\w+, "([a-z][a-z_-]*)"',
 )
 
 
 def _emitted_rule_ids() -> set[str]:
     ids = set()
-    for module in GATES.glob("*.py"):
+    for module in [*GATES.glob("*.py"), PACKAGE / "waivers.py", PACKAGE / "baseline.py"]:
         source = module.read_text(encoding="utf-8")
         for pattern in _EMITTED:
             ids.update(re.findall(pattern, source, re.MULTILINE))
@@ -35,6 +37,7 @@ def _emitted_rule_ids() -> set[str]:
 def test_every_rule_id_a_gate_emits_is_explained():
     emitted = _emitted_rule_ids()
     assert {"unpinned", "secret", "license-unknown", "nosec-blanket", "format"} <= emitted
+    assert {"waiver-expired", "baseline-stale"} <= emitted
     missing = []
     for rule in sorted(emitted):
         try:
