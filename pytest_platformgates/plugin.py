@@ -17,8 +17,8 @@ from typing import Any
 import pluggy
 import pytest
 
-from . import __version__, policy, waivers
-from .background import BackgroundGates
+from . import __version__, background, policy, waivers
+from .background import CONCURRENCY, BackgroundGates
 from .background import start as start_background
 from .cache import ResultCache
 from .changes import ChangesError, changes_since, merge_base
@@ -315,10 +315,14 @@ class GateSession:
             return
         if config.pluginmanager.get_plugin("dsession") is not None:
             return  # the xdist controller: its workers collect and run the items
-        names = [item.name for item in session.items if isinstance(item, GateItem)]
-        if not names or len(names) == len(session.items):
-            return
         runner = self.state.runner
+        names = [item.name for item in session.items if isinstance(item, GateItem)]
+        if len(names) == len(session.items):
+            # No tests to overlap: computing the gates side by side here is quicker
+            # than starting another process for them.
+            eligible = [n for n in names if background.in_background(runner.gates[n])]
+            runner.prefetch([n for n in eligible if not runner.not_evaluated(n)], CONCURRENCY)
+            return
         names = [n for n in names if not runner.not_evaluated(n)]
         cache = runner.cache
         self.state.background = runner.background = start_background(
@@ -365,6 +369,7 @@ class GateSession:
         if state.background is not None:
             # Its results were taken; an interrupted session (-x, Ctrl-C) never waited.
             state.background.close()
+        state.runner.shutdown()
         if not self.owner or not state.results:
             return
         results = [state.results[name] for name in sorted(state.results)]
