@@ -377,3 +377,16 @@ def test_known_debt_crosses_process_boundaries():
     result = GateResult.judge("lint", baseline.Analysis(findings=(finding,)), Severity.HIGH, 0.0)
     assert result.verdict is Verdict.PASSED and not result.blocking
     assert GateResult.from_dict(result.to_dict()).findings[0].known_debt == "baseline"
+
+
+def test_a_policy_can_lock_how_stale_entries_are_judged(project):
+    project.write(
+        "policy.toml",
+        'baseline_stale = "fail"\n[guardrails]\n"baseline_stale" = { locked = true }\n',
+    )
+    project.configure({"lint": {"format": False}}, extends="policy.toml", baseline_stale="warn")
+    project.write("a.py", "X = 1\n")
+    project.commit()
+    result = project.pytester.runpytest("--gates-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*baseline_stale = 'warn', but the policy*locks it at 'fail'*"])
