@@ -38,7 +38,11 @@ SESSION_PLUGIN = "platformgates-session"
 XDIST_PLUGIN = "platformgates-xdist"
 
 # Loaded with this plugin, before conftests import the project: coverage must start there.
-pytest_plugins = ["pytest_platformgates.measurement", "pytest_platformgates.explain"]
+pytest_plugins = [
+    "pytest_platformgates.measurement",
+    "pytest_platformgates.explain",
+    "pytest_platformgates.terminal",
+]
 
 
 @dataclass
@@ -253,6 +257,7 @@ class GateSession:
         self.state = config.stash[state_key]
         # The process that owns the session: the only one that reports and writes evidence.
         self.owner = not hasattr(config, "workerinput")
+        self.decided: dict[str, GateResult] = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
@@ -350,14 +355,21 @@ class GateSession:
             # crosses xdist's wire and the owner sees each gate exactly once.
             deciding = "setup" if item.result.verdict is Verdict.ERROR else "call"
             if call.when == deciding:
-                setattr(report, RESULT_ATTR, item.result.to_dict())
+                if self.owner:
+                    # No wire to cross: the owner keeps the object (thousands of
+                    # findings need no trip through JSON); the report names the gate.
+                    self.decided[item.result.gate] = item.result
+                    setattr(report, RESULT_ATTR, {"gate": item.result.gate, "local": True})
+                else:
+                    setattr(report, RESULT_ATTR, item.result.to_dict())
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, RESULT_ATTR, None)
         if data is None or not self.owner:
             return
-        result = GateResult.from_dict(data)
+        local = data.get("local") and self.decided.pop(data["gate"], None)
+        result = local or GateResult.from_dict(data)
         if result.gate not in self.state.results:
             self.state.results[result.gate] = result
             self.state.pm.hook.platformgates_gate_finished(
@@ -397,7 +409,7 @@ class GateSession:
             return
         terminalreporter.write_sep("=", "platformgates summary")
         results = [state.results[name] for name in sorted(state.results)]
-        for line in summary_table(results):
+        for line in summary_table(results, terminalreporter.verbosity):
             terminalreporter.write_line(line)
         for line in waivers.summary_lines(results):
             terminalreporter.write_line(line)
