@@ -1,12 +1,25 @@
-"""How gate results read in a terminal: the failure report and the end-of-run table."""
+"""How gate results read in a terminal: the failure report and the end-of-run table.
+
+Also a small pytest plugin (registered by ``plugin.py`` through ``pytest_plugins``): a
+progress line for a gate item that waits more than a second for its gate, so a slow scan
+does not look like a hang, and under ``-v`` the findings of the gates that passed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+import time
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import pytest
 
 from .model import Finding, GateResult, Severity, Verdict
 
 MAX_LISTED = 200
+PROGRESS_AFTER = 1.0  # seconds a gate item may wait silently
+PROGRESS_EVERY = 10.0  # then a line this often
 
 
 def failure_report(result: GateResult, verbose: int = 0) -> str:
@@ -120,3 +133,118 @@ def debt_lines(results: Sequence[GateResult], verbose: int = 0) -> list[str]:
         if verbose and debt:
             out.extend(_finding_lines(debt, hints=False))
     return out
+
+
+def passed_gate_lines(results: Sequence[GateResult], verbose: int) -> list[str]:
+    """The findings of passing gates: listed under ``-v`` (hints ``-vv``), else counted.
+
+    A failing gate's report already lists them; a passing gate has no report, so its
+    findings below ``fail_on`` would otherwise show only as numbers in the table.
+    """
+    lines: list[str] = []
+    quiet = 0
+    for r in sorted(results, key=lambda r: r.gate):
+        if r.verdict is not Verdict.PASSED or not r.findings:
+            continue
+        if not verbose:
+            quiet += len(r.findings)
+            continue
+        # Known debt is listed by debt_lines, waived findings say so on their own line.
+        why = "below fail_on = " + str(r.fail_on)
+        if any(f.waiver or f.known_debt for f in r.findings):
+            why = f"not blocking ({why}, waived or known debt)"
+        lines.append(
+            f"gate {r.gate!r} passed with {len(r.findings)} finding"
+            f"{'s' if len(r.findings) != 1 else ''} {why}:"
+        )
+        lines.extend(_finding_lines(r.findings, hints=verbose > 1))
+    if quiet:
+        lines.append(
+            f"{quiet} non-blocking finding{'s' if quiet != 1 else ''} in passing gates "
+            "(run with -v to list them; `platformgates explain RULE` says what a rule means)"
+        )
+    return lines
+
+
+class _Progress:
+    """Writes 'still running' lines while one gate item waits for its gate."""
+
+    def __init__(self, reporter: Any, capture: Any, nodeid: str, gate: str) -> None:
+        self.reporter = reporter
+        self.capture = capture
+        self.nodeid = nodeid
+        self.gate = gate
+        self.start = time.monotonic()
+        self.lock = threading.Lock()
+        self.done = False
+        self.printed = False
+        self.timer: threading.Timer | None = None
+        self._schedule(PROGRESS_AFTER)
+
+    def _schedule(self, delay: float) -> None:
+        self.timer = threading.Timer(delay, self._tick)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _tick(self) -> None:
+        with self.lock:  # never a line after the item's own result was written
+            if self.done:
+                return
+            waited = time.monotonic() - self.start
+            # Setup runs under output capture: step out of it, as pytest's live logging does.
+            with self._uncaptured():
+                # Left unterminated: whatever pytest writes next starts with a newline.
+                if self.printed:
+                    self.reporter.write("\n")
+                else:
+                    self.reporter.ensure_newline()
+                self.reporter.write(
+                    f"platformgates: gate {self.gate!r} still running ({waited:.0f} s)",
+                    cyan=True,
+                )
+                self.reporter.flush()
+            self.printed = True
+            self._schedule(PROGRESS_EVERY)
+
+    def _uncaptured(self) -> Any:
+        if self.capture is None:
+            return contextlib.nullcontext()
+        return self.capture.global_and_fixture_disabled()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.done = True
+            if self.timer is not None:
+                self.timer.cancel()
+            if self.printed and self.reporter.showfspath and not self.reporter.showlongtestinfo:
+                # Without -v pytest writes the item's letter right after the file prefix it
+                # printed at the start; put that prefix back on a line of its own.
+                with self._uncaptured():
+                    self.reporter.write_fspath_result(self.nodeid, "")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    # A gate item computes (or awaits) its gate in setup: that is where a run can sit.
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    gate = item.nodeid.partition("::")[2] if item.nodeid.startswith("platformgates::") else ""
+    if not gate or reporter is None or hasattr(item.config, "workerinput"):
+        return (yield)
+    capture = item.config.pluginmanager.get_plugin("capturemanager")
+    progress = _Progress(reporter, capture, item.nodeid, gate)
+    try:
+        return (yield)
+    finally:
+        progress.stop()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from .plugin import state_key  # the plugin imports this module
+
+    state = config.stash.get(state_key, None)
+    if state is None or hasattr(config, "workerinput") or not state.results:
+        return
+    results = [state.results[name] for name in sorted(state.results)]
+    for line in passed_gate_lines(results, config.option.verbose):
+        terminalreporter.write_line(line)

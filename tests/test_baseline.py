@@ -390,3 +390,21 @@ def test_a_policy_can_lock_how_stale_entries_are_judged(project):
     result = project.pytester.runpytest("--gates-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*baseline_stale = 'warn', but the policy*locks it at 'fail'*"])
+
+
+def test_known_debt_of_a_passing_gate_is_counted_and_listed_with_v(legacy, capsys):
+    run_baseline(legacy, capsys)
+    quiet = legacy.pytester.runpytest("--gates-only")
+    quiet.assert_outcomes(passed=1)
+    quiet.stdout.fnmatch_lines(["lint: known debt 2 (2 in the baseline)*"])
+    assert "legacy.py:1" not in quiet.stdout.str()
+    verbose = legacy.pytester.runpytest("--gates-only", "-v")
+    verbose.stdout.fnmatch_lines(
+        [
+            "lint: known debt 2*",
+            "gate 'lint' passed with 2 findings not blocking (below fail_on = high, waived or "
+            "known debt):",
+            "*legacy.py:*F401*",
+            "*known debt: baseline",
+        ]
+    )
