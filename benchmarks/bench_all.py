@@ -11,8 +11,9 @@ the SBOM, and times, as a user would run them:
   --check``, ``detect-secrets scan --all-files``, ``bandit -r``, ``cyclonedx-py
   environment`` (pip-audit has no offline mode, so its online run is not timed here;
   ``bench_deps.py`` compares the deps gate with pip-audit against a local OSV server);
-- ``pytest --gates-only`` cold (no result cache), warm (nothing changed), and with one
-  file changed;
+- ``pytest --gates-only`` cold (no result cache), warm (nothing changed), with one
+  file changed, and ``--gates-changed=HEAD`` with that one file changed and no result
+  cache (file gates scan one file; the others judge the whole project);
 
 and prints each time with its ratio. Wall-clock times on a shared 2-core machine are noisy:
 run it twice and quote the second. pytest starts with bytecode caches (as any machine
@@ -22,18 +23,11 @@ that ran it before), and without hypothesis's plugin, which our own test extra i
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
-import time
-import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-CORPUS = HERE / ".corpus"
-ADVISORIES = HERE.parent.parent / "shared" / "advisory-db"
-BIN = Path(sys.executable).parent
+from corpus import ADVISORIES, BIN, CORPUS, clear_caches, download, git_repo, timed, unpack
 
 PYPROJECT = """\
 [tool.pytest.ini_options]
@@ -66,36 +60,12 @@ enabled = false
 
 def corpus() -> Path:
     target = CORPUS / "all-gates" / "django-5.2.8"
-    if (target / ".git").is_dir():
+    if not (target / ".git").is_dir():
+        unpack(download("django", "5.2.8"), target)
         (target / "pyproject.toml").write_text(PYPROJECT.format(advisories=ADVISORIES))
-        return target
-    CORPUS.mkdir(parents=True, exist_ok=True)
-    wheels = list(CORPUS.glob("django-5.2.8-*.whl"))
-    if not wheels:
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-        subprocess.run([*pip, "-d", str(CORPUS), "django==5.2.8"], check=True)
-        wheels = list(CORPUS.glob("django-5.2.8-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as zf:
-        zf.extractall(target)
+        git_repo(target)
     (target / "pyproject.toml").write_text(PYPROJECT.format(advisories=ADVISORIES))
-    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
-    subprocess.run([*git, "init", "-q"], cwd=target, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=target, check=True)
-    subprocess.run([*git, "commit", "-qm", "corpus"], cwd=target, check=True)
     return target
-
-
-# Python as users run it: with bytecode caches (this workplace sets PYTHONDONTWRITEBYTECODE,
-# which makes every pytest start re-compile, and re-rewrite, every plugin module).
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
-    start = time.perf_counter()
-    proc = subprocess.run(
-        argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    return time.perf_counter() - start, proc.returncode
 
 
 def main() -> int:
@@ -139,7 +109,7 @@ def main() -> int:
     # hypothesis's pytest plugin is in this venv for our own tests, not the project's.
     pytest = [str(BIN / "pytest"), "--gates-only", "-q", "-p", "no:hypothesispytest"]
     timed([*pytest, "--co"], root)  # bytecode caches, as on any machine that ran pytest before
-    shutil.rmtree(root / ".pytest_cache", ignore_errors=True)
+    clear_caches(root)
     cold, code = timed(pytest, root)
     print(f"gates cold                               {cold:7.2f} s  (exit {code})")
     warm, code = timed(pytest, root)
@@ -149,13 +119,17 @@ def main() -> int:
     try:
         changed.write_bytes(original + b"\n# a change\n")
         one, code = timed(pytest, root)
+        print(f"gates with one file changed              {one:7.2f} s  (exit {code})")
+        clear_caches(root)
+        partial, code = timed([*pytest, "--gates-changed=HEAD"], root)
+        print(f"--gates-changed=HEAD, no result cache    {partial:7.2f} s  (exit {code})")
     finally:
         changed.write_bytes(original)
-    print(f"gates with one file changed              {one:7.2f} s  (exit {code})")
     if raw_total:
         print(f"cold / raw sum        {cold / raw_total:6.3f}   (issue 8 target: <= 0.3)")
     print(f"warm / cold           {warm / cold:6.3f}")
     print(f"one changed / cold    {one / cold:6.3f}   (issue 8 target: < 0.05)")
+    print(f"--gates-changed / cold {partial / cold:5.3f}")
     return 0
 
 

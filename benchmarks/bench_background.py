@@ -79,7 +79,7 @@ def project() -> Path:
         shutil.rmtree(target, ignore_errors=True)
         source = wheel_tree("django")
         for part in PARTS:
-            shutil.copytree(source / part, target / part)
+            shutil.copytree(source / part, target / part, ignore=shutil.ignore_patterns(".git"))
         paths = "[" + ", ".join(f'"{p}"' for p in PARTS) + "]"
         (target / "pyproject.toml").write_text(PYPROJECT.format(paths=paths, advisories=ADVISORIES))
         (target / "bench_tests").mkdir()

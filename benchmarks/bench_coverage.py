@@ -29,10 +29,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from corpus import download, git_repo, unpack
 
 HERE = Path(__file__).resolve().parent
 CORPUS_DIR = HERE / ".corpus"
@@ -43,18 +44,9 @@ QUIET = ["-q", "-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:cache
 
 def fetch() -> Path:
     """The sdist, unpacked once; a fresh git repository for the runs."""
-    CORPUS_DIR.mkdir(exist_ok=True)
     unpacked = CORPUS_DIR / f"more_itertools-{VERSION}"
     if not unpacked.is_dir():
-        subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:"),
-                *("-d", str(CORPUS_DIR), f"{PACKAGE}=={VERSION}"),
-            ],
-            check=True,
-        )
-        with tarfile.open(CORPUS_DIR / f"more_itertools-{VERSION}.tar.gz") as tar:
-            tar.extractall(CORPUS_DIR, filter="data")
+        unpack(download(PACKAGE, VERSION, sdist=True), CORPUS_DIR)
     work = CORPUS_DIR / "coverage-work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -79,9 +71,7 @@ def fetch() -> Path:
         + '\n[tool.pytest.ini_options]\npythonpath = ["."]\n'
     )
     (work / ".gitignore").write_text(".coverage*\ngate-evidence/\njunit.xml\n")
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "corpus"]):
-        subprocess.run(["git", *args], cwd=work, check=True, capture_output=True)
-    return work
+    return git_repo(work)
 
 
 def timed(argv: list[str], cwd: Path) -> tuple[float, str]:

@@ -26,11 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from corpus import download, unpack
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pytest_platformgates.config import GateSettings, Settings
@@ -49,14 +49,7 @@ def corpus() -> Path:
     target = CORPUS / "django-5.2.8" / "django"
     if target.is_dir():
         return target
-    CORPUS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "django==5.2.8", "--no-deps", "-d", str(CORPUS)],
-        check=True,
-    )
-    wheel = next(CORPUS.glob("django-5.2.8-*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(CORPUS / "django-5.2.8")
+    unpack(download("django", "5.2.8"), CORPUS / "django-5.2.8")
     return target
 
 

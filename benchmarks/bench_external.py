@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
+from corpus import download, git_repo, unpack
 from ruff.__main__ import find_ruff_bin
 
 from pytest_platformgates.cache import ResultCache
@@ -47,14 +46,9 @@ def fetch(name: str) -> Path:
     target = CORPUS_DIR / f"{name}-{version}"
     if (target / ".git").is_dir():
         return target
-    CORPUS_DIR.mkdir(parents=True, exist_ok=True)
-    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    subprocess.run([*pip, "-d", str(CORPUS_DIR), f"{project}=={version}"], check=True)
-    wheel = next(CORPUS_DIR.glob(f"{project}-{version}-*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(target)
+    unpack(download(project, version), target)
     (target / "pyproject.toml").write_text("[tool.ruff]\n", encoding="utf-8")
-    subprocess.run(["git", "init", "-q", str(target)], check=True)
+    git_repo(target, commit=False)
     return target
 
 

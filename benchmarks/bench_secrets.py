@@ -28,9 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from corpus import download, git_repo, unpack
 
 from pytest_platformgates.cache import ResultCache
 from pytest_platformgates.config import build_settings
@@ -52,13 +53,8 @@ def fetch(name: str) -> Path:
     target = CORPUS_DIR / "wheels" / f"{name}-{version}"  # the wheel's files, nothing else
     if (target / ".git").is_dir():
         return target
-    CORPUS_DIR.mkdir(parents=True, exist_ok=True)
-    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    subprocess.run([*pip, "-d", str(CORPUS_DIR), f"{project}=={version}"], check=True)
-    wheel = next(CORPUS_DIR.glob(f"{project}-{version}-*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(target)
-    subprocess.run(["git", "init", "-q", str(target)], check=True)
+    unpack(download(project, version), target)
+    git_repo(target, commit=False)
     return target
 
 

@@ -67,9 +67,9 @@ def unpack(archive: Path, target: Path) -> Path:
 
 
 def wheel_tree(name: str, target: Path | None = None) -> Path:
-    """One of :data:`WHEELS` unpacked (not a repository), e.g. ``.corpus/wheels/django-5.2.8``."""
+    """One of :data:`WHEELS` unpacked (not a repository), e.g. ``.corpus/trees/django-5.2.8``."""
     version = WHEELS[name]
-    target = target or CORPUS / "wheels" / f"{name}-{version}"
+    target = target or CORPUS / "trees" / f"{name}-{version}"
     if not target.is_dir():
         unpack(download(name, version), target)
     return target
@@ -90,7 +90,7 @@ def combined(names: Sequence[str], target: Path) -> Path:
     if (target / ".git").is_dir():
         return target
     for name in names:
-        shutil.copytree(wheel_tree(name), target / name)
+        shutil.copytree(wheel_tree(name), target / name, ignore=shutil.ignore_patterns(".git"))
     return git_repo(target)
 
 
@@ -127,3 +127,30 @@ def clear_caches(root: Path, extra: Iterable[str] = ()) -> None:
     """Remove pytest's cache (and with it the gates' result cache) and ``extra`` paths."""
     for rel in (".pytest_cache", *extra):
         shutil.rmtree(root / rel, ignore_errors=True)
+
+
+# Runs argv as its child and reports the largest RSS of any process in that tree it reaped:
+# a fresh parent per measurement, as RUSAGE_CHILDREN only ever grows within a process.
+_MEASURE = """\
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+wall = time.perf_counter() - start
+print(wall, code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def measured(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[float, int, float]:
+    """Wall seconds, exit code and peak RSS in MB (largest single process) of ``argv``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *argv],
+        cwd=cwd,
+        env=dict(ENV if env is None else env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall, code, rss_kb = proc.stdout.split()
+    return float(wall), int(code), int(rss_kb) / 1024
