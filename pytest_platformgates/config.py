@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .locate import locate
 from .model import Severity
 
 if sys.version_info >= (3, 11):
@@ -52,13 +53,14 @@ class Option:
         kind = self.kind
         if kind == "bool":
             if not isinstance(value, bool):
-                raise ConfigError(f"{key} must be true or false, not {_show(value)}")
+                fix = _unquote(value, boolean=True)
+                raise ConfigError(f"{key} must be true or false, not {_show(value)}{fix}")
             return value
         if kind in ("int", "number"):
             ok_types = (int,) if kind == "int" else (int, float)
             if isinstance(value, bool) or not isinstance(value, ok_types):
                 what = "a whole number" if kind == "int" else "a number"
-                raise ConfigError(f"{key} must be {what}, not {_show(value)}")
+                raise ConfigError(f"{key} must be {what}, not {_show(value)}{_unquote(value)}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{key} must be a finite number, not {value}")
             if self.minimum is not None and value < self.minimum:
@@ -101,6 +103,24 @@ class Option:
         if self.default is None:
             return "(unset)"
         return json.dumps(self.default)
+
+
+def _unquote(value: Any, boolean: bool = False) -> str:
+    """The fix for a number or boolean written as a TOML string, the commonest slip."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if boolean:
+        return (
+            f"; write it without quotes: {text.lower()}"
+            if text.lower() in ("true", "false")
+            else ""
+        )
+    try:
+        float(text)
+    except ValueError:
+        return ""
+    return f"; write it without quotes: {text}"
 
 
 def _show(value: Any) -> str:
@@ -366,7 +386,7 @@ def build_settings(
             gate.validate(gvalues, gwhere)
             gate_settings[name] = GateSettings(name, gvalues)
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(f"{locate(source, str(exc))}: {exc}") from None
     return Settings(root=root, source=source, values=values, gates=gate_settings)
 
 

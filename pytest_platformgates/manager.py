@@ -20,6 +20,7 @@ from . import hookspecs
 from .config import ConfigError
 from .gate import Gate
 from .gates import BUILTIN, DECLARED
+from .locate import locate
 
 ENTRY_POINT_GROUP = "platformgates"
 
@@ -55,9 +56,13 @@ def _import(name: str, root: Path | None) -> object:
     try:
         return importlib.import_module(name)
     except Exception as exc:
-        raise ConfigError(
-            f"tool.platformgates.plugins: cannot import {name!r}: {type(exc).__name__}: {exc}"
-        ) from exc
+        message = (
+            f"tool.platformgates.plugins: cannot import {name!r}: {type(exc).__name__}: {exc}; "
+            "a plugin is a module at the project root or in an installed package: check the "
+            "name, or install the package that provides it"
+        )
+        where = f"{locate(root / 'pyproject.toml', message)}: " if root is not None else ""
+        raise ConfigError(where + message) from exc
     finally:
         if added:
             sys.path.remove(str(root))

@@ -1,0 +1,93 @@
+"""Error messages a newcomer meets: what happened, where (file, key, line), what to do next."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_platformgates.cli import main
+from pytest_platformgates.locate import key_line
+
+PYPROJECT = """\
+[project]
+name = "demo"
+version = "0.0.1"
+
+[tool.platformgates]
+fail_on = "high"
+
+[tool.platformgates.gates.lint]
+presets = ["no-debug"]
+"""
+
+
+def _write(project, extra: str = "", replace: tuple[str, str] = ("", "")) -> None:
+    text = PYPROJECT.replace(*replace) if replace[0] else PYPROJECT
+    project.write("pyproject.toml", text + extra, dedent=False)
+
+
+def test_an_unknown_key_names_file_line_key_and_the_likely_fix(project):
+    _write(project, replace=('presets = ["no-debug"]', 'presets = ["no-debug"]\nformt = false'))
+    result = project.pytester.runpytest("--gates-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert f"{project.path / 'pyproject.toml'}:10: tool.platformgates.gates.lint.formt" in err
+    assert "unknown key (did you mean 'format'?)" in err
+
+
+def test_a_quoted_number_or_boolean_says_to_drop_the_quotes(project, capsys):
+    _write(project, '\n[tool.platformgates.gates.coverage]\nline = "80"\n')
+    assert main(["config", "--project", str(project.path)]) == 2
+    err = capsys.readouterr().err
+    assert "pyproject.toml:12: tool.platformgates.gates.coverage.line must be a number" in err
+    assert "write it without quotes: 80" in err
+    _write(project, replace=('presets = ["no-debug"]', 'format = "false"'))
+    assert main(["config", "--project", str(project.path)]) == 2
+    err = capsys.readouterr().err
+    assert "pyproject.toml:9: tool.platformgates.gates.lint.format must be true or false" in err
+    assert "write it without quotes: false" in err
+
+
+def test_an_unknown_gate_names_the_line_of_its_table(project, capsys):
+    _write(project, "\n[tool.platformgates.gates.secret]\nenabled = true\n")
+    assert main(["config", "--project", str(project.path)]) == 2
+    err = capsys.readouterr().err
+    assert "pyproject.toml:11: tool.platformgates.gates.secret: no such gate" in err
+    assert "registered gates:" in err and "secrets" in err
+
+
+def test_a_plugin_that_cannot_be_imported_says_where_and_what_to_do(project):
+    _write(project, replace=('fail_on = "high"', 'fail_on = "high"\nplugins = ["acme_gates"]'))
+    result = project.pytester.runpytest("--gates-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "pyproject.toml:7: tool.platformgates.plugins: cannot import 'acme_gates'" in err
+    assert "install the package that provides it" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ("[tool.platformgates]\nfail_on = 'high'\n", "tool.platformgates.fail_on", 2),
+        ("[tool]\nplatformgates.fail_on = 'high'\n", "tool.platformgates.fail_on", 2),
+        ('[tool.platformgates]\n"fail_on" = 1\n', "tool.platformgates.fail_on", 2),
+        (
+            "[tool.platformgates.gates]\nlint = { format = 1 }\n",
+            "tool.platformgates.gates.lint.format",
+            2,
+        ),
+        (
+            '[tool.x]\ns = """\n[tool.platformgates]\nfail_on = 1\n"""\n'
+            "[tool.platformgates]\nfail_on = 2\n",
+            "tool.platformgates.fail_on",
+            7,
+        ),
+        (
+            "[[tool.platformgates.waivers]]\ngate = 'deps'\n",
+            "tool.platformgates.waivers[0].gate",
+            2,
+        ),
+        ("[tool.platformgates]\n", "tool.platformgates.missing", None),
+    ],
+)
+def test_key_line_reads_tables_dotted_quoted_inline_and_skips_strings(text, key, line):
+    assert key_line(text, key) == line
