@@ -57,9 +57,15 @@ def entry_key(*parts: str) -> str:
 class ResultCache:
     """Cached findings per file, one document per gate under ``directory``."""
 
-    def __init__(self, directory: Path, owner_version: str) -> None:
+    def __init__(self, directory: Path, owner_version: str, *, keep: bool = False) -> None:
         self.directory = directory
         self.owner_version = owner_version
+        # A partial scan (--gates-changed) adds its entries and never prunes the rest.
+        self.keep = keep
+
+    def keeping(self) -> ResultCache:
+        """The same cache, for a run that saw only some files: saving adds, never prunes."""
+        return ResultCache(self.directory, self.owner_version, keep=True)
 
     def _path(self, gate: str) -> Path:
         return self.directory / f"{gate}.json"
@@ -87,6 +93,10 @@ class ResultCache:
 
     def save(self, gate: str, entries: Mapping[str, FileResult]) -> str | None:
         """Write the gate's entries atomically; return a note when that failed."""
+        if self.keep:
+            # Read again just before writing: entries of files this run did not see stay.
+            kept, _ = self.load(gate)
+            entries = {**kept, **entries}
         plain = {key: entry.to_dict() for key, entry in entries.items()}
         doc = {
             "format": FORMAT,

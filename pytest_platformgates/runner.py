@@ -101,6 +101,12 @@ class GateRunner:
                 )
             return self._inventories[narrow]
 
+    def _cache_for(self, gate: Gate) -> ResultCache | None:
+        # A file gate on a partial scan prunes what it did not see: keep those entries.
+        if self.cache is not None and self.partial is not None and isinstance(gate, FileGate):
+            return self.cache.keeping()
+        return self.cache
+
     def not_evaluated(self, name: str) -> str:
         """Why ``name`` has nothing to judge on this partial scan; empty when it has."""
         gate = self.gates[name]
@@ -181,7 +187,7 @@ class GateRunner:
                 settings=gate_settings,
                 project=self.settings,
                 inventory=self.inventory_for(gate),
-                cache=self.cache,
+                cache=self._cache_for(gate),
             )
             analysis = gate.check(ctx)
             if not isinstance(analysis, Analysis):

@@ -91,3 +91,15 @@ def test_a_path_taken_for_the_base_says_how_to_write_it(branched):
     result = branched.pytester.runpytest("--gates-changed", "test_one.py")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*'test_one.py' is a path: write --gates-changed=BASE*"])
+
+
+def test_a_partial_scan_keeps_the_cache_of_the_files_it_did_not_see(branched):
+    branched.pytester.runpytest("--gates-only").assert_outcomes(failed=1)
+    assert len(analysed_lines(branched)) == 3  # a.txt, new.txt, old.txt
+    branched.write("a.txt", "fine\nFORBIDDEN, edited\n")
+    branched.pytester.runpytest("--gates-only", "--gates-changed=main").assert_outcomes(failed=1)
+    assert [line.split()[1] for line in analysed_lines(branched)[3:]] == ["a.txt"]
+    result = branched.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    assert len(analysed_lines(branched)) == 4  # nothing analysed again: all cached
+    assert "old.txt:1" in result.stdout.str()
