@@ -20,6 +20,8 @@ from .config import GATE_COMMON, GLOBAL, ConfigError, Settings, plugin_modules, 
 from .manager import collect_gates, create_plugin_manager
 from .reference import reference_markdown
 
+NO_TABLE = "has no [tool.platformgates] table; `platformgates init` writes a starting one"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="platformgates", description=__doc__)
@@ -96,7 +98,7 @@ def _config(project: Path) -> int:
     source = project / "pyproject.toml"
     raw = read_table(source)
     if raw is None:
-        print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
+        print(f"platformgates: {source} {NO_TABLE}", file=sys.stderr)
         return 1
     settings = _settings(project, source, raw)
     print(json.dumps({"digest": settings.digest, "config": settings.effective()}, indent=2))
@@ -116,7 +118,7 @@ def _policy(project: Path, command: str) -> int:
     source = project / "pyproject.toml"
     raw = read_table(source)
     if raw is None:
-        print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
+        print(f"platformgates: {source} {NO_TABLE}", file=sys.stderr)
         return 2
     settings = _settings(project, source, raw)
     if command == "policy":
@@ -165,7 +167,7 @@ def _verify(args: argparse.Namespace) -> int:
     source = project / "pyproject.toml"
     raw = read_table(source)
     if raw is None:
-        print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
+        print(f"platformgates: {source} {NO_TABLE}", file=sys.stderr)
         return 2
     settings = _settings(project, source, raw)
     key_text = args.key or os.environ.get(VERIFY_KEY_VARIABLE, "")
@@ -253,7 +255,7 @@ def _baseline(args: argparse.Namespace) -> int:
     source = project / "pyproject.toml"
     raw = read_table(source)
     if raw is None:
-        print(f"platformgates: {source} has no [tool.platformgates] table", file=sys.stderr)
+        print(f"platformgates: {source} {NO_TABLE}", file=sys.stderr)
         return 2
     resolved = policy.resolve(source, raw)
     gates = collect_gates(

@@ -44,7 +44,10 @@ def run_tool(
             check=False,
         )
     except FileNotFoundError:
-        raise GateError(f"{name} is not installed or not on PATH ({argv[0]})") from None
+        raise GateError(
+            f"{name} is not installed or not on PATH ({argv[0]}): install it in the "
+            "environment pytest runs in, or correct the gate setting that names it"
+        ) from None
     except subprocess.TimeoutExpired:
         raise GateError(
             f"{name} did not finish within {timeout:g} s and was stopped; raise the gate's "

@@ -31,6 +31,11 @@ def failure_report(result: GateResult, verbose: int = 0) -> str:
             first, *rest = problem.splitlines() or [""]
             lines.append(f"  - {first}")
             lines.extend(f"      {r}" for r in rest)
+        lines.append(
+            f"next: fix the cause above and rerun this gate alone with `pytest --gates-only -k "
+            f"{result.gate}`; its settings are [tool.platformgates.gates.{result.gate}] "
+            "(`platformgates gates` lists every option)"
+        )
     blocking = result.blocking
     if blocking:
         lines.append(

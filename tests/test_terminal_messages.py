@@ -91,3 +91,20 @@ def test_a_plugin_that_cannot_be_imported_says_where_and_what_to_do(project):
 )
 def test_key_line_reads_tables_dotted_quoted_inline_and_skips_strings(text, key, line):
     assert key_line(text, key) == line
+
+
+def test_a_gate_that_could_not_judge_says_what_to_do_next(project):
+    _write(project, replace=('presets = ["no-debug"]', 'ruff = "no-such-ruff-binary"'))
+    project.write("a.py", "x = 1\n")
+    project.commit()
+    result = project.pytester.runpytest("--gates-only", "-k", "lint", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1, deselected=7)
+    result.stdout.fnmatch_lines(
+        [
+            "gate 'lint' could not be evaluated; it does not pass:",
+            "  - no-such-ruff-binary is not installed or not on PATH (*): install it in the "
+            "environment pytest runs in, or correct the gate setting that names it",
+            "next: fix the cause above and rerun this gate alone with "
+            "`pytest --gates-only -k lint`; its settings are *tool.platformgates.gates.lint*",
+        ]
+    )
