@@ -40,6 +40,12 @@ STDERR_TAIL = 1500
 # Seconds beyond the sum of the gates' own timeouts before the background run is abandoned.
 GRACE = 60.0
 POLL = 0.05
+# ``python -m`` would put the working directory first on sys.path, where a project's own
+# ``secrets.py`` or ``json.py`` would shadow the standard library: drop it first.
+BOOTSTRAP = (
+    "import sys; del sys.path[0]; "
+    "from pytest_platformgates.background import main; sys.exit(main())"
+)
 # Gates the background process runs at once: most of their time is spent in tools'
 # subprocesses, so two overlap well even on one core.
 CONCURRENCY = max(2, min(4, os.cpu_count() or 2))
@@ -102,8 +108,8 @@ class BackgroundGates:
         self._err: IO[bytes] = (self.dir / "stderr").open("w+b")
         self._started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(self.dir)],
-            cwd=Path(job.pyproject).parent,
+            [sys.executable, "-c", BOOTSTRAP, str(self.dir)],
+            cwd=Path.cwd(),  # where the test process runs its gates inline
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._err,

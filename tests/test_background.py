@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 import textwrap
 
@@ -67,7 +68,7 @@ def test_a_gate_runs_in_a_background_process_with_the_same_result(counted):
         lines = result.stdout.lines
         start = next(i for i, line in enumerate(lines) if "FAILURES" in line)
         end = next(i for i, line in enumerate(lines) if "short test summary" in line)
-        return lines[start:end]
+        return [re.sub(r"\d+\.\d+s", "N.NNs", line) for line in lines[start:end]]
 
     assert report(background) == report(inline)
     assert "a.txt:1" in "\n".join(report(background))
@@ -174,3 +175,9 @@ def test_a_session_stopped_early_stops_the_background_process(counted, monkeypat
     result.assert_outcomes(failed=1)  # the gate item never ran
     assert len(closed) == 1 and closed[0] is not None  # the process ended
     assert list(scratch.iterdir()) == []  # and its files were removed
+
+
+def test_a_project_module_named_like_the_standard_library_is_not_imported(counted):
+    counted.write("json.py", "raise SystemExit('the project json.py was imported')\n")
+    counted.pytester.runpytest().assert_outcomes(passed=1, failed=1)
+    assert str(os.getpid()) not in _pids(counted)
