@@ -84,3 +84,21 @@ def test_the_policy_package_cannot_switch_off_a_required_gate(tmp_path, capsys, 
     )
     assert main(["config", "--project", str(tmp_path)]) == 2
     assert "gates.sast" in capsys.readouterr().err
+
+
+def test_the_worked_example_gate_package_passes_its_own_tests(tmp_path):
+    shutil.copytree(
+        EXAMPLES / "acme-gates",
+        tmp_path / "acme-gates",
+        ignore=shutil.ignore_patterns(".pytest_cache", "__pycache__"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path / "acme-gates",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout
