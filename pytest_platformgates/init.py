@@ -443,6 +443,8 @@ def run(
     """The ``init`` command: 0 written (or shown), 1 refused, 2 could not."""
     root = root.resolve()
     try:
+        if not root.is_dir():
+            raise InitError(f"{root} is not a directory; pass the project with --project DIR")
         facts = inspect(root)
         say(f"platformgates init: inspected {root}")
         for line in facts.lines():
@@ -500,5 +502,5 @@ def run(
         )
         return 0
     except (InitError, ConfigError) as exc:
-        say(f"platformgates init: error: {exc}")
+        print(f"platformgates init: error: {exc}", file=sys.stderr)
         return 2

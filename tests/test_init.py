@@ -121,7 +121,7 @@ def test_force_refuses_a_section_it_cannot_replace_safely(project, capsys):
     custom = PYPROJECT + '\n[tool]\nplatformgates = { fail_on = "low" }\n'
     project.write("pyproject.toml", custom, dedent=False)
     assert main(["init", "--project", str(project.path), "--force"]) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "cannot replace it safely" in out and "delete it by hand" in out
     assert (project.path / "pyproject.toml").read_text(encoding="utf-8") == custom
 
@@ -197,5 +197,10 @@ def test_an_unreadable_pyproject_is_an_error_that_says_so(project, capsys, conte
     else:
         path.write_text(content, encoding="utf-8")
     assert main(["init", "--project", str(project.path)]) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "platformgates init: error:" in out and "pyproject.toml" in out
+
+
+def test_a_project_directory_that_does_not_exist_is_an_error(tmp_path, capsys):
+    assert main(["init", "--project", str(tmp_path / "nope")]) == 2
+    assert "is not a directory; pass the project with --project DIR" in capsys.readouterr().err
