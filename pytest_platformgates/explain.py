@@ -345,8 +345,14 @@ HOW_TO_FIND = (
 )
 
 
-def explain(rule: str, settings: Settings | None = None) -> list[Explanation]:
-    """Every known reading of ``rule``; raises :class:`UnknownRule` when there is none."""
+def explain(
+    rule: str, settings: Settings | None = None, evidence: Path | None = None
+) -> list[Explanation]:
+    """Every known reading of ``rule``; raises :class:`UnknownRule` when there is none.
+
+    ``evidence`` is an evidence directory whose ``findings.sarif`` is read last, for rules
+    no tool here describes (a SARIF or command gate's, a third-party gate's).
+    """
     rule = rule.strip()
     if not rule:
         raise UnknownRule(f"no rule id given; {HOW_TO_FIND}")
@@ -361,9 +367,47 @@ def explain(rule: str, settings: Settings | None = None) -> list[Explanation]:
         found += _osv(rule, settings)
     if RUFF_CODE.match(rule.upper()) and not found:
         found += _ruff(rule.upper())
+    if not found and evidence is not None:
+        found += _from_evidence(rule, evidence)
     if not found:
         raise UnknownRule(f"{rule!r} is not a rule id any gate or tool here knows; {HOW_TO_FIND}")
     return found
+
+
+def _from_evidence(rule: str, evidence: Path) -> list[Explanation]:
+    """The rule as the last run's SARIF describes it (from the findings that had it)."""
+    path = evidence / "findings.sarif"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        runs = data["runs"] if isinstance(data, dict) else []
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError):
+        return []
+    found = []
+    for run in runs if isinstance(runs, list) else []:
+        try:
+            driver = run["tool"]["driver"]
+            rules = driver.get("rules", [])
+        except (KeyError, TypeError, AttributeError):
+            continue
+        for entry in rules if isinstance(rules, list) else []:
+            if not isinstance(entry, dict) or entry.get("id") != rule:
+                continue
+            found.append(
+                Explanation(
+                    rule,
+                    f"the last run's {path} ({driver.get('name', 'a gate')})",
+                    _sarif_text(entry, "shortDescription") or rule,
+                    _sarif_text(entry, "fullDescription") or "(no description recorded)",
+                    _sarif_text(entry, "help"),
+                    str(entry.get("helpUri", "")),
+                )
+            )
+    return found
+
+
+def _sarif_text(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    return str(value.get("text", "")) if isinstance(value, dict) else ""
 
 
 def _bandit(test_id: str) -> list[Explanation]:
@@ -545,8 +589,9 @@ def report(rule: str, pyproject: Path, write: Any = print) -> int:
     settings, problem = load_settings(pyproject)
     if problem:
         write(f"platformgates: note: the configuration was not loaded ({problem})", file=sys.stderr)
+    evidence = settings.evidence_dir if settings is not None else pyproject.parent / "gate-evidence"
     try:
-        found = explain(rule, settings)
+        found = explain(rule, settings, evidence)
     except UnknownRule as exc:
         write(f"platformgates: error: {exc}", file=sys.stderr)
         return 2

@@ -114,3 +114,17 @@ def test_pytest_gates_explain_prints_and_exits_before_running_anything(project):
     result = project.pytester.runpytest("--gates-explain", "ZZZ-nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "is not a rule id" in result.stdout.str() + result.stderr.str()
+
+
+def test_a_third_party_rule_is_read_from_the_last_runs_sarif(project, monkeypatch, capsys):
+    from test_terminal import _project
+
+    _project(project, monkeypatch, 0)  # a local "noisy" gate with rule NOISE1
+    root = str(project.path)
+    assert main(["explain", "NOISE1", "--project", root]) == 2  # no run yet: unknown
+    assert "is not a rule id" in capsys.readouterr().err
+    project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+    assert main(["explain", "NOISE1", "--project", root]) == 0
+    out = capsys.readouterr().out
+    assert "findings.sarif (platformgates-noisy)" in out
+    assert "a little noise" in out and "turn it down" in out
