@@ -341,7 +341,8 @@ HOW_TO_FIND = (
     "rule ids are the third column of a gate's report (e.g. `F401`, `B602`, `unpinned`, "
     "`PYSEC-2023-74`), the `ruleId` of gate-evidence/findings.sarif, or a detect-secrets "
     'type from a secrets finding (e.g. "AWS Access Key"); `ruff rule --all` lists ruff\'s '
-    "codes, `bandit -h` bandit's tests"
+    "codes, `bandit -h` bandit's tests; the rules of SARIF, command and third-party gates "
+    "are read from the evidence after a run"
 )
 
 
