@@ -249,6 +249,14 @@ def render(facts: Facts, *, secrets_baseline: bool = False) -> str:
         "",
         "[tool.platformgates.gates.licenses]",
         "# Licences of the installed distributions. Empty allow: anything not denied passes.",
+    ]
+    if not facts.declared_dependencies:
+        out += [
+            "# No [project] dependencies are declared, so every installed distribution counts",
+            "# as direct and an unreadable licence blocks; record each one you have read in",
+            '# `overrides = ["NAME==VERSION: SPDX-EXPRESSION"]`.',
+        ]
+    out += [
         'deny = ["AGPL-3.0-only", "AGPL-3.0-or-later"]',
         "",
         "[tool.platformgates.gates.sbom]",
