@@ -219,7 +219,8 @@ def render(facts: Facts, *, secrets_baseline: bool = False) -> str:
     else:
         out += [
             "# detect-secrets with its default plugins. A false positive: `# pragma: allowlist",
-            "# secret` on its line, or `platformgates init --secrets-baseline` and audit it.",
+            "# secret` on its line, or record it: `platformgates init --secrets-baseline`, then",
+            f"# `detect-secrets audit {SECRETS_BASELINE}` (the gate reads that file when present).",
         ]
 
     out += ["", "[tool.platformgates.gates.deps]", *_deps_lines(facts)]
@@ -440,6 +441,23 @@ def _detect_secrets() -> str:
     return found
 
 
+def _baseline(root: Path, say: Any) -> None:
+    path, scanned, recorded = create_secrets_baseline(root)
+    say(f"platformgates init: wrote {path.name}: {scanned} files scanned")
+    if recorded:
+        # A baseline entry is accepted by the secrets gate until audited as real.
+        say(
+            f"platformgates init: WARNING: {len(recorded)} possible secret(s) are now in the "
+            "baseline, which the secrets gate ACCEPTS until they are audited:"
+        )
+        for entry in recorded:
+            say(f"  {entry}")
+        say(
+            f"  Audit them now: `detect-secrets audit {SECRETS_BASELINE}`; a real one must be "
+            "removed from the code and the credential rotated."
+        )
+
+
 def run(
     root: Path,
     *,
@@ -470,6 +488,15 @@ def run(
         except InitError as exc:
             if str(exc) != "exists":
                 raise
+            if secrets_baseline:
+                # Only the baseline was asked for: the configured section stays as it is.
+                if not dry_run:
+                    _baseline(root, say)
+                say(
+                    f"platformgates init: [tool.platformgates] left as it is; the secrets gate "
+                    f"reads {SECRETS_BASELINE} unless its `baseline` names another file"
+                )
+                return 0
             preview = plan(root, section, force=True)
             if preview.new == preview.old:
                 say("platformgates init: the existing [tool.platformgates] is what init writes")
@@ -483,20 +510,7 @@ def run(
             return 1
         if secrets_baseline and not dry_run:
             # The section names the baseline: it must exist before the config is checked.
-            path, scanned, recorded = create_secrets_baseline(root)
-            say(f"platformgates init: wrote {path.name}: {scanned} files scanned")
-            if recorded:
-                # A baseline entry is accepted by the secrets gate until audited as real.
-                say(
-                    f"platformgates init: WARNING: {len(recorded)} possible secret(s) are now "
-                    "in the baseline, which the secrets gate ACCEPTS until they are audited:"
-                )
-                for entry in recorded:
-                    say(f"  {entry}")
-                say(
-                    f"  Audit them now: `detect-secrets audit {SECRETS_BASELINE}`; a real one "
-                    "must be removed from the code and the credential rotated."
-                )
+            _baseline(root, say)
         check_loads(root, change.new)
         say(change.diff(), end="")
         if dry_run:

@@ -187,6 +187,17 @@ def test_secrets_baseline_is_made_by_detect_secrets_and_says_what_it_accepts(pro
     assert "not replacing it" in capsys.readouterr().out
 
 
+def test_secrets_baseline_alone_for_a_project_already_configured(project, capsys):
+    configured = PYPROJECT + '\n[tool.platformgates]\nfail_on = "high"\n'
+    project.write("pyproject.toml", configured, dedent=False)
+    project.write("notes.txt", "nothing secret here\n", dedent=False)
+    assert main(["init", "--project", str(project.path), "--secrets-baseline"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote .secrets.baseline" in out and "left as it is" in out
+    assert (project.path / "pyproject.toml").read_text(encoding="utf-8") == configured
+    assert (project.path / ".secrets.baseline").is_file()
+
+
 @pytest.mark.parametrize(
     "content", ["[project\nname = 1\n", "\udcff".encode("utf-8", "surrogateescape")]
 )
