@@ -19,12 +19,15 @@ run that outlives the gates' own timeouts is an error naming them.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +43,7 @@ STDERR_TAIL = 1500
 # Seconds beyond the sum of the gates' own timeouts before the background run is abandoned.
 GRACE = 60.0
 POLL = 0.05
+ORPHAN_CHECK = 0.5
 # ``python -m`` would put the working directory first on sys.path, where a project's own
 # ``secrets.py`` or ``json.py`` would shadow the standard library: drop it first.
 BOOTSTRAP = (
@@ -65,6 +69,8 @@ class Job:
     cache_dir: str | None = None
     # --gates-changed: the runner's partial scan (runner.PartialScan.to_dict()).
     partial: Mapping[str, Any] | None = None
+    # The test process: when it is gone (killed), nobody will read the results.
+    parent: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +78,7 @@ class Job:
             "names": list(self.names),
             "cache_dir": self.cache_dir,
             "partial": dict(self.partial) if self.partial is not None else None,
+            "parent": self.parent,
         }
 
     @classmethod
@@ -81,6 +88,7 @@ class Job:
             names=tuple(str(n) for n in data["names"]),
             cache_dir=data.get("cache_dir"),
             partial=data.get("partial"),
+            parent=int(data.get("parent", 0)),
         )
 
 
@@ -114,6 +122,9 @@ class BackgroundGates:
             stdout=subprocess.DEVNULL,
             stderr=self._err,
             env=dict(os.environ if env is None else env),
+            # Its own process group: stopping it stops the tools it started too, and
+            # a Ctrl-C meant for the tests does not reach it (close() stops it).
+            start_new_session=True,
         )
 
     @property
@@ -165,7 +176,8 @@ class BackgroundGates:
     def close(self) -> None:
         """Stop the process if it still runs (an interrupted session), remove its files."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self._err.close()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -189,6 +201,7 @@ def start(
         names=chosen,
         cache_dir=str(cache_dir) if cache_dir is not None else None,
         partial=partial,
+        parent=os.getpid(),
     )
     return BackgroundGates(job, timeout=sum(timeouts[n] for n in chosen) + GRACE)
 
@@ -217,6 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     partial = PartialScan.from_dict(job.partial) if job.partial is not None else None
     runner = GateRunner(settings, gates, cache, partial=partial)
 
+    if job.parent:
+        threading.Thread(target=_orphaned, args=(job.parent, out), daemon=True).start()
+
     def one(name: str) -> None:
         try:
             data: dict[str, Any] = runner.result(name).to_dict()
@@ -228,6 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for future in [pool.submit(one, name) for name in job.names]:
             future.result()
     return 0
+
+
+def _orphaned(parent: int, out: Path) -> None:
+    """Exit as soon as the test process is gone (killed): nobody will read the results."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK)
+    shutil.rmtree(out, ignore_errors=True)
+    # Its own process group (start_new_session): this stops the tools it started too.
+    os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import textwrap
+import time
 
 import pytest
 
@@ -181,3 +184,23 @@ def test_a_project_module_named_like_the_standard_library_is_not_imported(counte
     counted.write("json.py", "raise SystemExit('the project json.py was imported')\n")
     counted.pytester.runpytest().assert_outcomes(passed=1, failed=1)
     assert str(os.getpid()) not in _pids(counted)
+
+
+def test_a_background_process_outliving_a_killed_session_stops_itself(hostile, tmp_path):
+    hostile.write("mode", "hang\n")
+    hostile.write("test_one.py", "import os\n\ndef test_one():\n    os.kill(os.getpid(), 9)\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"],
+        cwd=hostile.path,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert run.returncode == -9
+    deadline = time.monotonic() + 30
+    while any(scratch.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(scratch.iterdir()) == []  # it noticed, removed its files and stopped
