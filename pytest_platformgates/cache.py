@@ -21,6 +21,9 @@ from typing import Any
 from .model import Finding
 
 FORMAT = 2
+# Not a gate's document: gates are named like identifiers, never with a dot.
+TIMINGS = "timings.d.json"
+DECAY = 0.8
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,23 @@ class ResultCache:
     def keeping(self) -> ResultCache:
         """The same cache, for a run that saw only some files: saving adds, never prunes."""
         return ResultCache(self.directory, self.owner_version, keep=True)
+
+    def timings(self) -> dict[str, float]:
+        """Seconds each gate took lately: only the order gates start in, never a result."""
+        try:
+            data = json.loads((self.directory / TIMINGS).read_bytes())
+            return {str(k): float(v) for k, v in data.items()}
+        except Exception:  # missing or damaged: every gate is simply "unknown"
+            return {}
+
+    def save_timings(self, durations: Mapping[str, float]) -> None:
+        """Remember ``durations``; a slow (cold) run is forgotten only over several runs."""
+        merged = self.timings()
+        for gate, seconds in durations.items():
+            merged[gate] = max(seconds, DECAY * merged.get(gate, 0.0))
+        with contextlib.suppress(OSError):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.directory / TIMINGS, json.dumps(merged, sort_keys=True).encode())
 
     def _path(self, gate: str) -> Path:
         return self.directory / f"{gate}.json"

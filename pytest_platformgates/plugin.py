@@ -326,9 +326,10 @@ class GateSession:
             # No tests to overlap: computing the gates side by side here is quicker
             # than starting another process for them.
             eligible = [n for n in names if background.in_background(runner.gates[n])]
-            runner.prefetch([n for n in eligible if not runner.not_evaluated(n)], CONCURRENCY)
+            eligible = [n for n in eligible if not runner.not_evaluated(n)]
+            runner.prefetch(runner.longest_first(eligible), CONCURRENCY)
             return
-        names = [n for n in names if not runner.not_evaluated(n)]
+        names = runner.longest_first([n for n in names if not runner.not_evaluated(n)])
         cache = runner.cache
         self.state.background = runner.background = start_background(
             runner.gates,
@@ -384,6 +385,8 @@ class GateSession:
         state.runner.shutdown()
         if not self.owner or not state.results:
             return
+        if state.runner.cache is not None:
+            state.runner.cache.save_timings({n: r.duration for n, r in state.results.items()})
         results = [state.results[name] for name in sorted(state.results)]
         state.pm.hook.platformgates_session_finished(results=results, settings=state.settings)
 

@@ -204,3 +204,16 @@ def test_a_background_process_outliving_a_killed_session_stops_itself(hostile, t
     while any(scratch.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert list(scratch.iterdir()) == []  # it noticed, removed its files and stopped
+
+
+def test_gate_timings_are_remembered_and_only_ever_order_the_gates(counted, tmp_path):
+    from pytest_platformgates.cache import ResultCache
+
+    counted.pytester.runpytest().assert_outcomes(passed=1, failed=1)
+    cache = ResultCache(counted.path / ".pytest_cache" / "d" / "platformgates", "any")
+    assert set(cache.timings()) == {"counting"}
+    cache.save_timings({"counting": 0.0, "slow": 10.0})
+    assert cache.timings()["counting"] > 0  # a fast run forgets a slow one gradually
+    (cache.directory / "timings.d.json").write_text("{damaged")
+    assert cache.timings() == {}  # only an order: damage costs nothing but that
+    counted.pytester.runpytest().assert_outcomes(passed=1, failed=1)
