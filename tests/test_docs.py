@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from pytest_platformgates.cli import main
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,3 +42,31 @@ def test_every_relative_link_in_the_readme_resolves():
     assert relative, "the README links to the docs"
     missing = [link for link in relative if not (ROOT / link).exists()]
     assert not missing, f"README.md links to missing files: {missing}"
+
+
+def test_the_commands_page_names_every_command_and_option(capsys):
+    page = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    commands = re.search(r"\{([a-z,]+)\}", capsys.readouterr().out).group(1).split(",")
+    missing = [f"platformgates {c}" for c in commands if f"`platformgates {c}" not in page]
+    for command in commands:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", capsys.readouterr().out))
+        missing += [
+            f"platformgates {command} {o}" for o in sorted(options - {"--help"}) if o not in page
+        ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"],
+        cwd=ROOT / "docs",  # no configuration there: the plugin's options only
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    group = proc.stdout.split("(pytest-platformgates):", 1)[1].split("\n\n", 1)[0]
+    options = set(re.findall(r"^\s+(--[a-z][a-z-]+)", group, re.MULTILINE))
+    assert "--gates-only" in options
+    missing += [f"pytest {o}" for o in sorted(options) if f"`{o}" not in page]
+    assert not missing, f"docs/commands.md does not name: {missing}"
