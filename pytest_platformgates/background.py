@@ -43,6 +43,7 @@ STDERR_TAIL = 1500
 # Seconds beyond the sum of the gates' own timeouts before the background run is abandoned.
 GRACE = 60.0
 POLL = 0.05
+UNMEASURED = ("COV_CORE_",)
 ORPHAN_CHECK = 0.5
 # ``python -m`` would put the working directory first on sys.path, where a project's own
 # ``secrets.py`` or ``json.py`` would shadow the standard library: drop it first.
@@ -121,7 +122,7 @@ class BackgroundGates:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._err,
-            env=dict(os.environ if env is None else env),
+            env=_environment(os.environ if env is None else env),
             # Its own process group: stopping it stops the tools it started too, and
             # a Ctrl-C meant for the tests does not reach it (close() stops it).
             start_new_session=True,
@@ -181,6 +182,16 @@ class BackgroundGates:
             self.proc.wait()
         self._err.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _environment(env: Mapping[str, str]) -> dict[str, str]:
+    # Coverage measuring subprocesses (pytest-cov, COVERAGE_PROCESS_START) would measure
+    # the gates as if they were the project's tests: the background process is not.
+    return {
+        k: v
+        for k, v in env.items()
+        if not k.startswith(UNMEASURED) and k != "COVERAGE_PROCESS_START"
+    }
 
 
 def start(
