@@ -11,9 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -55,14 +53,12 @@ def download(project: str, version: str, *, sdist: bool = False) -> Path:
 
 
 def unpack(archive: Path, target: Path) -> Path:
-    """Extract a wheel or an sdist into ``target`` (created)."""
+    """Extract a wheel or an sdist into ``target`` (created); nothing may land outside it."""
     target.mkdir(parents=True, exist_ok=True)
     if archive.suffix == ".whl":
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(target)
+        shutil.unpack_archive(archive, target, format="zip")  # zip names never leave target
     else:
-        with tarfile.open(archive) as tar:
-            tar.extractall(target, filter="data")
+        shutil.unpack_archive(archive, target, filter="data")
     return target
 
 

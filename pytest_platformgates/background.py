@@ -227,14 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m pytest_platformgates.background DIRECTORY", file=sys.stderr)
+        sys.stderr.write("usage: python -m pytest_platformgates.background DIRECTORY\n")
         return 2
     out = Path(args[0])
     job = Job.from_dict(json.loads((out / "job.json").read_text(encoding="utf-8")))
     source = Path(job.pyproject)
     raw = read_table(source)
     if raw is None:
-        print(f"{source}: no [tool.platformgates] table any more", file=sys.stderr)
+        sys.stderr.write(f"{source}: no [tool.platformgates] table any more\n")
         return 2
     _, gates, settings = load_project(source, raw)
     cache = ResultCache(Path(job.cache_dir), __version__) if job.cache_dir else None
