@@ -217,3 +217,50 @@ def test_gate_timings_are_remembered_and_only_ever_order_the_gates(counted, tmp_
     (cache.directory / "timings.d.json").write_text("{damaged")
     assert cache.timings() == {}  # only an order: damage costs nothing but that
     counted.pytester.runpytest().assert_outcomes(passed=1, failed=1)
+
+
+SKIPPING_GATE = """
+import pytest
+from pytest_platformgates import Analysis, Gate, hookimpl
+
+
+class SkippingGate(Gate):
+    name = "skipping"
+    description = "skips, as a gate that finds nothing to judge may"
+
+    def check(self, ctx):
+        pytest.skip("nothing to judge here")
+
+
+@hookimpl
+def platformgates_gates():
+    return [SkippingGate()]
+"""
+
+
+def test_a_gate_that_skips_in_the_background_is_skipped_here(project):
+    project.write("skipping_gate.py", SKIPPING_GATE)
+    project.write(".gitignore", "__pycache__/\n")
+    project.configure({"skipping": {}}, plugins=["skipping_gate"])
+    project.write("test_one.py", "def test_one():\n    assert True\n")
+    result = project.pytester.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*nothing to judge here*"])
+
+
+def test_an_unreadable_background_result_is_computed_again_here(counted, monkeypatch):
+    from pytest_platformgates import background
+
+    def unreadable(data):
+        raise ValueError("damaged")
+
+    monkeypatch.setattr(background.GateResult, "from_dict", unreadable)
+    result = counted.pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*a.txt:1*forbidden word*",
+            "*computed in the test process: its background result was unreadable "
+            "(ValueError: damaged)*",
+        ]
+    )

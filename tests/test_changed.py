@@ -103,3 +103,17 @@ def test_a_partial_scan_keeps_the_cache_of_the_files_it_did_not_see(branched):
     result.assert_outcomes(failed=1)
     assert len(analysed_lines(branched)) == 4  # nothing analysed again: all cached
     assert "old.txt:1" in result.stdout.str()
+
+
+def test_without_a_default_branch_only_uncommitted_changes_count(project):
+    project.git("checkout", "-q", "-b", "trunk")
+    project.write("counting_gate.py", COUNTING_GATE)
+    project.write(".gitignore", ".analysed.log\n__pycache__/\ngate-evidence/\n")
+    project.configure({"counting": {}}, plugins=["counting_gate"])
+    project.write("old.txt", "FORBIDDEN\n")
+    project.commit("chore: base")
+    project.write("edited.txt", "FORBIDDEN too\n")
+    result = project.pytester.runpytest("--gates-only", "--gates-changed")
+    result.assert_outcomes(failed=1)
+    assert _analysed(project) == {"edited.txt"}
+    result.stdout.fnmatch_lines(["*PARTIAL SCAN*changed since HEAD (*"])
