@@ -116,6 +116,7 @@ class BackgroundGates:
         (self.dir / "job.json").write_text(json.dumps(job.to_dict()), encoding="utf-8")
         self._err: IO[bytes] = (self.dir / "stderr").open("w+b")
         self._started = time.monotonic()
+        self._overdue = ""  # set when the process was stopped for outliving the timeouts
         self.proc = subprocess.Popen(
             [sys.executable, "-c", BOOTSTRAP, str(self.dir)],
             cwd=Path.cwd(),  # where the test process runs its gates inline
@@ -143,15 +144,19 @@ class BackgroundGates:
             if code is not None:
                 if path.exists():  # written just before the process ended
                     break
+                if self._overdue:
+                    return Outcome(error=self._overdue.format(name=name))
                 return Outcome(fallback=self._died(name, code))
             if time.monotonic() > deadline:
-                self.close()
-                return Outcome(
-                    error=f"the background gate process did not finish {name!r} within "
+                # Gates it finished keep their results; the others are errors, not reruns.
+                self._overdue = (
+                    "the background gate process did not finish {name!r} within "
                     f"{self.timeout:g} s (the sum of the gates' timeouts plus {GRACE:g} s); "
                     "it was stopped. Raise the gate's `timeout`, or run with --gates-inline "
                     "to see where it hangs"
                 )
+                self._stop()
+                continue
             time.sleep(POLL)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -174,12 +179,15 @@ class BackgroundGates:
         said = f": {tail}" if tail else ""
         return f"the background gate process {how} before {name!r} was judged{said}"
 
-    def close(self) -> None:
-        """Stop the process if it still runs (an interrupted session), remove its files."""
+    def _stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    def close(self) -> None:
+        """Stop the process if it still runs (an interrupted session), remove its files."""
+        self._stop()
         self._err.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -264,3 +264,22 @@ def test_an_unreadable_background_result_is_computed_again_here(counted, monkeyp
             "(ValueError: damaged)*",
         ]
     )
+
+
+def test_gates_finished_before_a_hang_keep_their_background_results(hostile, monkeypatch):
+    from pytest_platformgates import background
+
+    monkeypatch.setattr(background, "GRACE", 1.0)
+    hostile.write("counting_gate.py", COUNTING_GATE)
+    hostile.write(".gitignore", ".analysed.log\nmode\n__pycache__/\n")
+    hostile.configure(
+        {"hostile": {"timeout": 1}, "counting": {"timeout": 1}},
+        plugins=["hostile_gate", "counting_gate"],
+    )
+    hostile.write("mode", "hang\n")
+    result = hostile.pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the background gate process did not finish 'hostile' within 3 s*it was stopped*"]
+    )
+    assert str(os.getpid()) not in _pids(hostile)  # counting: judged in the background
