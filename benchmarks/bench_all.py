@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from corpus import ADVISORIES, BIN, CORPUS, clear_caches, download, git_repo, timed, unpack
+from corpus import ADVISORIES, BIN, CORPUS, clear_caches, download, git_repo, load, timed, unpack
 
 PYPROJECT = """\
 [tool.pytest.ini_options]
@@ -75,6 +75,7 @@ def main() -> int:
     root = corpus()
     files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)
     print(f"corpus: {root} ({len(files.stdout.splitlines())} files)")
+    print(f"start: {load()}")
 
     raw_total = 0.0
     if not args.skip_raw:
@@ -130,6 +131,7 @@ def main() -> int:
     print(f"warm / cold           {warm / cold:6.3f}")
     print(f"one changed / cold    {one / cold:6.3f}   (issue 8 target: < 0.05)")
     print(f"--gates-changed / cold {partial / cold:5.3f}")
+    print(f"end:   {load()}")
     return 0
 
 

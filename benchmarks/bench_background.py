@@ -24,7 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from corpus import ADVISORIES, CORPUS, clear_caches, git_repo, pytest_argv, timed, wheel_tree
+from corpus import ADVISORIES, CORPUS, clear_caches, git_repo, load, pytest_argv, timed, wheel_tree
 
 PARTS = ("django/db", "django/core", "django/utils")
 
@@ -101,6 +101,7 @@ def main() -> int:
     clear_caches(root)
     gates, _ = timed(pytest_argv("--gates-only"), root)
     print(f"corpus: {root} ({', '.join(PARTS)})")
+    print(f"start: {load()}")
     print(f"gates alone, cold (--gates-only)            {gates:7.2f} s")
     per_test = gates * args.factor / args.tests
     tests.write_text(TESTS.format(seconds=round(per_test, 3), count=args.tests))
@@ -118,6 +119,7 @@ def main() -> int:
     print(f"background cold / tests alone  {background / alone:6.3f}   (issue 8 target: <= 1.1)")
     print(f"background warm / tests alone  {warm / alone:6.3f}")
     print(f"inline cold / tests alone      {inline / alone:6.3f}")
+    print(f"end:   {load()}")
     return 0
 
 

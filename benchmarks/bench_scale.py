@@ -25,6 +25,7 @@ from corpus import (
     CORPUS,
     clear_caches,
     git_repo,
+    load,
     measured,
     pytest_argv,
     size,
@@ -57,6 +58,7 @@ def main() -> int:
     levels = [int(v) for v in args.levels.split(",")]
     gates = pytest_argv("--gates-only")
     rows = []
+    print(f"start: {load()}")
     for level in levels:
         root = tree(level)
         files, size_bytes = size(root)
@@ -75,6 +77,7 @@ def main() -> int:
             f"{warm:6.2f}   {warm / cold:8.3f}   {cold_rss:8.0f} MB   {warm_rss:5.0f} MB"
         )
     print("targets (issue 8): cold near-linear, warm flat, peak RSS < 400 MB at 4x")
+    print(f"end:   {load()}")
     return 0
 
 

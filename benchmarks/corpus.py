@@ -150,3 +150,9 @@ def measured(
     )
     wall, code, rss_kb = proc.stdout.split()
     return float(wall), int(code), int(rss_kb) / 1024
+
+
+def load() -> str:
+    """The machine's load averages, printed beside figures: wall times mean little without."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
