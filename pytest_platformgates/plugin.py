@@ -308,10 +308,11 @@ class GateSession:
         self._start_background(session)
 
     def _start_background(self, session: pytest.Session) -> None:
-        """Run the selected gates in a background process while the tests run.
+        """Start computing the selected gates now, while the tests run.
 
-        Only with tests to overlap (a gates-only run gains nothing from it), and only in
-        the process that owns the session: xdist workers spread the gate items instead.
+        In a background process when there are tests to overlap; side by side in threads
+        of this process when there are none (``--gates-only``). Only in the process that
+        owns the session: xdist workers spread the gate items among themselves instead.
         """
         config = self.config
         if not self.owner or config.option.gates_inline or config.option.collectonly:
@@ -369,7 +370,7 @@ class GateSession:
         data = getattr(report, RESULT_ATTR, None)
         if data is None or not self.owner:
             return
-        local = data.get("local") and self.decided.pop(data["gate"], None)
+        local = data.get("local") and self.decided.get(data["gate"])
         result = local or GateResult.from_dict(data)
         if result.gate not in self.state.results:
             self.state.results[result.gate] = result
