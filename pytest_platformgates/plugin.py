@@ -224,8 +224,8 @@ def _decide(config: pytest.Config) -> tuple[bool, str]:
     opt = config.option
     if opt.no_gates:
         return False, "--no-gates given"
-    if opt.gates or opt.gates_only:
-        return True, ""
+    if opt.gates or opt.gates_only or opt.gates_changed:
+        return True, ""  # --gates-changed asks for gates as plainly as --gates does
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
         return True, ""
     if config.args_source is not pytest.Config.ArgsSource.ARGS:

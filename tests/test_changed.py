@@ -117,3 +117,9 @@ def test_without_a_default_branch_only_uncommitted_changes_count(project):
     result.assert_outcomes(failed=1)
     assert _analysed(project) == {"edited.txt"}
     result.stdout.fnmatch_lines(["*PARTIAL SCAN*changed since HEAD (*"])
+
+
+def test_gates_changed_runs_the_gates_even_when_tests_are_named(branched):
+    result = branched.pytester.runpytest("--gates-changed=main", "test_one.py")
+    result.assert_outcomes(passed=1, failed=1)
+    assert _analysed(branched) == {"a.txt", "new.txt"}
