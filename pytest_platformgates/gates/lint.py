@@ -9,6 +9,7 @@ excluded are named, and an unparseable file is a critical finding.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +42,9 @@ UNANALYSABLE = {"invalid-syntax", "E999", "E902"}
 RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 MIN_RUFF = Version("0.9")
 ARG_BUDGET = 100_000  # characters of paths per ruff invocation, well under ARG_MAX
+#: A string literal as ruff quotes it in a message (S108, B033, PLR0133 quote the source):
+#: an opening quote not preceded by a letter (so "doesn't" is no literal), any prefix.
+QUOTED_LITERAL = re.compile(r"""(?<![A-Za-z])([rRbBuUfF]{0,2})(["'])(?:\\.|(?!\2).)+\2""")
 
 
 class LintGate(FileGate):
@@ -199,7 +203,8 @@ class LintGate(FileGate):
         code = entry.get("code") or entry.get("name") or "ruff"
         path = _relative(entry["filename"], root)
         location = entry.get("location") or {}
-        message = str(entry.get("message", ""))
+        # Findings never carry source text: a quoted literal may be a secret's value.
+        message = QUOTED_LITERAL.sub(r"\1\2…\2", str(entry.get("message", "")))
         if entry.get("cell"):
             message = f"[cell {entry['cell']}] {message}"
         fix = entry.get("fix") or {}
