@@ -148,7 +148,13 @@ class LintGate(FileGate):
                 timeout=ctx.timeout,
                 ok_codes=(0, 1),
             )
-            for entry in _parse(proc.stdout, "ruff check"):
+            entries = _parse(proc.stdout, "ruff check")
+            if proc.returncode == 1 and not entries:
+                raise GateError(
+                    "ruff check exited with code 1 (violations found) but reported no violation",
+                    proc.stderr.strip()[-2000:],
+                )
+            for entry in entries:
                 finding = self._finding(entry, ctx.root, Severity.parse(settings["severity"]))
                 if finding.rule in UNANALYSABLE:
                     unanalysable.add(finding.path)
