@@ -6,6 +6,12 @@ gate's own tool option (lint's `ruff`, the `python` of deps, licenses and sbom).
 
 from __future__ import annotations
 
+import os
+import resource
+import signal
+import subprocess
+import sys
+
 import pytest
 from secrets_support import LEAN
 
@@ -76,3 +82,51 @@ def test_a_misbehaving_interpreter_errors_the_environment_gates(
     result.assert_outcomes(errors=1)
     assert expected in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_disk_full_while_writing_evidence_leaves_no_bundle_that_verifies(project):
+    project.write(".gitignore", "gate-evidence/\n.pytest_cache/\n__pycache__/\n")
+    project.write("app.py", "VALUE = 1\n")
+    project.write("test_app.py", "from app import VALUE\n\n\ndef test_app():\n    assert VALUE\n")
+    project.configure({"lint": {"format": False}})
+    project.commit()
+
+    def run(limit: int | None) -> subprocess.CompletedProcess[str]:
+        def preexec() -> None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails with EFBIG
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *LEAN, "--gates"],
+            cwd=project.path,
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=preexec if limit else None,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest_platformgates.cli", "verify", "gate-evidence"],
+            cwd=project.path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert run(None).returncode == 0
+    assert verify().returncode == 0
+    before = {p.name: p.read_bytes() for p in (project.path / "gate-evidence").iterdir()}
+
+    project.write("app.py", "VALUE = 2\n")
+    project.commit("fix: another value")
+    full = run(4096)  # every report file is larger than this
+    assert full.returncode != 0, full.stdout
+    assert "evidence NOT written" in full.stdout, full.stdout
+    after = {p.name: p.read_bytes() for p in (project.path / "gate-evidence").iterdir()}
+    assert after == before  # the previous complete bundle, untouched
+    refused = verify()
+    assert refused.returncode == 1  # ... and it is of the previous commit
+    leftovers = [p.name for p in project.path.iterdir() if ".partial" in p.name]
+    assert leftovers == []
