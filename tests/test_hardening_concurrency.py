@@ -89,3 +89,19 @@ def test_an_interrupted_run_leaves_the_next_run_correct_and_complete(project, tm
     leftovers = [p.name for p in project.path.iterdir() if ".partial" in p.name]
     assert leftovers == []
     assert (project.path / "gate-evidence" / "manifest.json").exists()
+
+
+def test_four_xdist_workers_judge_each_gate_once_and_the_bundle_verifies(project):
+    _clean_project(project)
+    run = _pytest(project.path, "--gates", "-n", "4", "-p", "xdist")
+    output = run.communicate(timeout=300)[0]
+    assert run.returncode == 0, output
+    assert "lint     PASSED" in output and "secrets  PASSED" in output, output
+    verify = subprocess.run(
+        [sys.executable, "-m", "pytest_platformgates.cli", "verify", "gate-evidence"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
