@@ -9,7 +9,7 @@ and return it from a ``platformgates_gates`` hook implementation marked with
 __version__ = "0.1.0"
 
 from .config import ConfigError, Option
-from .gate import FileAnalysis, FileGate, Gate, GateContext, GateError
+from .gate import FileAnalysis, FileGate, Gate, GateContext, GateError, SessionFacts
 from .hookspecs import hookimpl
 from .inventory import FileStatus, Inventory, InventoryFile
 from .model import Analysis, Finding, GateResult, Severity, Verdict
@@ -28,6 +28,7 @@ __all__ = [
     "Inventory",
     "InventoryFile",
     "Option",
+    "SessionFacts",
     "Severity",
     "Verdict",
     "__version__",

@@ -33,7 +33,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .gate import GateError
+from .gate import GateError, SessionFacts
 from .process import run_tool
 
 if sys.version_info >= (3, 11):
@@ -151,7 +151,12 @@ def _line_of(lines: Sequence[str], requirement: str) -> int:
 
 
 def load(
-    source: str, root: Path, *, python: str | None = None, timeout: float = 120
+    source: str,
+    root: Path,
+    *,
+    python: str | None = None,
+    timeout: float = 120,
+    facts: SessionFacts | None = None,
 ) -> list[Dependency]:
     """The dependencies that ``source`` names, sorted by name.
 
@@ -161,7 +166,7 @@ def load(
     """
     decl = declared(root)
     if source == ENVIRONMENT:
-        deps = from_environment(python or sys.executable, decl, timeout=timeout)
+        deps = from_environment(python or sys.executable, decl, timeout=timeout, facts=facts)
     elif source in (PYPROJECT, "pyproject.toml"):
         deps = from_pyproject(decl)
     else:
@@ -236,13 +241,15 @@ json.dump({"executable": sys.executable, "distributions": out}, sys.stdout)
 """
 
 
-def from_environment(python: str, decl: Declared, *, timeout: float = 120) -> list[Dependency]:
+def from_environment(
+    python: str, decl: Declared, *, timeout: float = 120, facts: SessionFacts | None = None
+) -> list[Dependency]:
     """Every distribution installed for ``python`` except the project itself.
 
     The interpreter is run (``importlib.metadata``), so what is listed is exactly
     what that interpreter imports from, whatever tool asks.
     """
-    listing = list_environment(python, timeout=timeout)
+    listing = list_environment(python, timeout=timeout, facts=facts)
     dists: dict[tuple[str, str], dict[str, Any]] = {}
     broken = []
     for entry in listing:
@@ -285,8 +292,15 @@ def from_environment(python: str, decl: Declared, *, timeout: float = 120) -> li
     return deps
 
 
-def list_environment(python: str, *, timeout: float = 120) -> list[dict[str, Any]]:
-    """Raw ``importlib.metadata`` listing of ``python``'s distributions."""
+def list_environment(
+    python: str, *, timeout: float = 120, facts: SessionFacts | None = None
+) -> list[dict[str, Any]]:
+    """Raw ``importlib.metadata`` listing of ``python``'s distributions.
+
+    With ``facts``, the interpreter is run once per session however many gates ask.
+    """
+    if facts is not None:
+        return facts.get(("environment", python), lambda: list_environment(python, timeout=timeout))
     if not Path(python).exists() and shutil.which(python) is None:
         # Named for what the user configured, the interpreter, not "a tool not on PATH".
         raise DependencyError(f"the interpreter {python} does not exist")

@@ -7,11 +7,12 @@ applies the severity policy, caches, reports and writes evidence.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .cache import FileResult
 from .model import Analysis, Finding, Severity, with_fingerprints
@@ -34,6 +35,36 @@ class GateError(Exception):
         return f"{self.message}\n{self.detail}" if self.detail else self.message
 
 
+T = TypeVar("T")
+
+
+class SessionFacts:
+    """Facts several gates of one session need, each computed once (thread-safe).
+
+    The deps, licences and SBOM gates all list the same interpreter's distributions;
+    listing it once per session instead of once per gate saves a Python start and a
+    walk over every ``.dist-info``. A failed computation is not remembered: the next
+    gate that asks tries again, and fails with its own message.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value for ``key``, computed by ``compute`` the first time it is asked for.
+
+        Callers must treat the value as read-only: every gate of the session shares it.
+        """
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # a second gate asking meanwhile waits instead of computing it again
+            if key not in self._values:
+                self._values[key] = compute()
+            return self._values[key]  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class GateContext:
     """Everything a gate may read: its settings, the project's, the shared inventory."""
@@ -43,6 +74,8 @@ class GateContext:
     inventory: Inventory
     cache: ResultCache | None = None
     notes: list[str] = field(default_factory=list)
+    #: shared by every gate of the session (see :class:`SessionFacts`)
+    facts: SessionFacts = field(default_factory=SessionFacts)
 
     @property
     def root(self) -> Path:

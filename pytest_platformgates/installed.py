@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from . import dependencies
-from .gate import GateError
+from .gate import GateError, SessionFacts
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,13 @@ def interpreter(setting: str | None, root: Path) -> str:
     return setting  # a command name, looked up on PATH when run
 
 
-def environment(python: str, root: Path, timeout: float) -> Environment:
+def environment(
+    python: str, root: Path, timeout: float, facts: SessionFacts | None = None
+) -> Environment:
     """List and read ``python``'s distributions; :class:`GateError` when any cannot be."""
     try:
         declared = dependencies.declared(root)
-        listing = dependencies.list_environment(python, timeout=timeout)
+        listing = dependencies.list_environment(python, timeout=timeout, facts=facts)
     except dependencies.DependencyError as exc:
         raise GateError(str(exc)) from None
     seen: dict[tuple[str, str], Installed] = {}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from . import baseline
 from .cache import ResultCache
 from .config import Settings
-from .gate import FileGate, Gate, GateContext, GateError
+from .gate import FileGate, Gate, GateContext, GateError, SessionFacts
 from .inventory import Inventory
 from .model import Analysis, GateResult
 
@@ -71,6 +71,7 @@ class GateRunner:
         # Set when the gates run in a background process (background.py).
         self.background: BackgroundGates | None = None
         self._inventories: dict[bool, Inventory] = {}
+        self._facts = SessionFacts()
         self._results: dict[str, GateResult] = {}
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -194,6 +195,7 @@ class GateRunner:
                 project=self.settings,
                 inventory=self.inventory_for(gate),
                 cache=self._cache_for(gate),
+                facts=self._facts,
             )
             analysis = gate.check(ctx)
             if not isinstance(analysis, Analysis):

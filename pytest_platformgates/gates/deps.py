@@ -170,10 +170,10 @@ class DepsGate(Gate):
         python = _interpreter(settings["python"], ctx.root)
         try:
             deps = dependencies.load(
-                settings["source"], ctx.root, python=python, timeout=ctx.timeout
+                settings["source"], ctx.root, python=python, timeout=ctx.timeout, facts=ctx.facts
             )
             if settings["source"] in (dependencies.PYPROJECT, "pyproject.toml"):
-                deps = _pin_from_environment(deps, python, ctx.timeout)
+                deps = _pin_from_environment(deps, python, ctx)
         except dependencies.DependencyError as exc:
             raise GateError(f"the dependencies cannot be listed: {exc}") from None
         if not deps:
@@ -578,7 +578,7 @@ def _vulnerability(entry: Mapping[str, Any]) -> osv.Vulnerability:
 
 
 def _pin_from_environment(
-    deps: Sequence[dependencies.Dependency], python: str, timeout: float
+    deps: Sequence[dependencies.Dependency], python: str, ctx: GateContext
 ) -> list[dependencies.Dependency]:
     """Give unpinned declared dependencies the version installed for ``python``, if it fits.
 
@@ -588,7 +588,7 @@ def _pin_from_environment(
     if all(d.version is not None for d in deps):
         return list(deps)
     installed = {}
-    for entry in dependencies.list_environment(python, timeout=timeout):
+    for entry in dependencies.list_environment(python, timeout=ctx.timeout, facts=ctx.facts):
         name, version = entry.get("name"), entry.get("version")
         if isinstance(name, str) and isinstance(version, str):
             installed.setdefault(canonicalize_name(name), version)

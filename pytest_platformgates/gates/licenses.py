@@ -92,7 +92,7 @@ class LicensesGate(Gate):
     def check(self, ctx: GateContext) -> Analysis:
         settings = ctx.settings
         python = installed.interpreter(settings["python"], ctx.root)
-        env = installed.environment(python, ctx.root, ctx.timeout)
+        env = installed.environment(python, ctx.root, ctx.timeout, ctx.facts)
         policy = Policy(
             tuple(licensing.validate_id(v) for v in settings["allow"]),
             tuple(licensing.validate_id(v) for v in settings["deny"]),

@@ -86,7 +86,7 @@ class SbomGate(Gate):
     def check(self, ctx: GateContext) -> Analysis:
         settings = ctx.settings
         python = installed.interpreter(settings["python"], ctx.root)
-        env = installed.environment(python, ctx.root, ctx.timeout)
+        env = installed.environment(python, ctx.root, ctx.timeout, ctx.facts)
         root = _root_component(ctx.root, env)
         lib = _lib_version()
         key = hashlib.sha256(
