@@ -24,7 +24,9 @@ def test_a_fact_is_computed_once_however_many_threads_ask():
         return ("listing",)
 
     seen = []
-    threads = [threading.Thread(target=lambda: seen.append(facts.get("k", compute))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: seen.append(facts.get("k", compute))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -63,11 +65,13 @@ def test_deps_licences_and_sbom_run_the_interpreter_once(project, tmp_path, advi
     project.write(
         "pyproject.toml",
         '[project]\nname = "demo"\nversion = "0.1.0"\ndependencies = ["requests"]\n\n'
-        + gates_toml({
-            "deps": {"python": str(wrapper), "database": f"osv:{advisory_db}"},
-            "licenses": {"python": str(wrapper)},
-            "sbom": {"python": str(wrapper)},
-        }),
+        + gates_toml(
+            {
+                "deps": {"python": str(wrapper), "database": f"osv:{advisory_db}"},
+                "licenses": {"python": str(wrapper)},
+                "sbom": {"python": str(wrapper)},
+            }
+        ),
     )
     result = project.pytester.runpytest("--gates-only", "-p", "no:randomly")
     # requests 2.19.0 is vulnerable (PYSEC-2018-28): the deps gate really audited the listing.
