@@ -130,6 +130,9 @@ class FileGate(Gate):
 
     patterns: ClassVar[tuple[str, ...]] = ("*",)
     unscannable_severity: ClassVar[Severity] = Severity.CRITICAL
+    #: For a gate whose :meth:`unscannable` skips some files knowingly: the figure that
+    #: counts them and the words of the note that names them.
+    skipped_unreadable: ClassVar[tuple[str, str] | None] = None
 
     def selects(self, file: InventoryFile) -> bool:
         return any(fnmatchcase(file.name, p) for p in self.patterns)
@@ -215,10 +218,6 @@ class FileGate(Gate):
             )
         readable = [f for f in selected if f.status is FileStatus.TEXT]
         findings: list[Finding] = []
-        for f in selected:
-            if f.status is not FileStatus.TEXT and (u := self.unscannable(f)) is not None:
-                findings.append(u)
-        findings.extend(self._unchecked_link_targets(selected, inventory))
 
         versions = dict(self.tool_versions(ctx))
         salt = entry_key(
@@ -232,6 +231,28 @@ class FileGate(Gate):
             cached, note = ctx.cache.load(self.name)
             if note:
                 ctx.notes.append(note)
+        fresh: dict[str, FileResult] = {}
+
+        # What to do with a file the gate cannot read depends on that file's name and
+        # state alone, and deciding may need the tool itself: cached like a finding.
+        decisions: list[str] = []
+        knowingly: list[str] = []
+        for f in selected:
+            if f.status is FileStatus.TEXT:
+                continue
+            key = entry_key(salt, "unscannable", f.path, f.status.value, f.detail)
+            decisions.append(key)
+            if key in cached:
+                decided = cached[key].findings
+            else:
+                u = self.unscannable(f)
+                decided = (u,) if u is not None else ()
+                fresh[key] = FileResult(findings=decided)
+            findings.extend(decided)
+            if not decided and f.status is not FileStatus.LINK:
+                knowingly.append(f.path)
+        findings.extend(self._unchecked_link_targets(selected, inventory))
+
         keys = {f.path: entry_key(salt, f.path, f.sha256) for f in readable}
         misses = [f for f in readable if keys[f.path] not in cached]
         analysed = self.analyse(misses, ctx) if misses else FileAnalysis()
@@ -239,7 +260,6 @@ class FileGate(Gate):
         by_path: dict[str, list[Finding]] = {f.path: [] for f in misses}
         for finding in analysed.findings:
             by_path.setdefault(finding.path, []).append(finding)
-        fresh: dict[str, FileResult] = {}
         for path, file_findings in by_path.items():
             if file_findings and path in inventory.by_path:
                 lines = inventory.read_text(inventory.by_path[path]).splitlines()
@@ -266,7 +286,7 @@ class FileGate(Gate):
 
         # A run with problems may have missed findings: never remember it as clean.
         if ctx.cache is not None and fresh and not analysed.problems:
-            live = set(keys.values())
+            live = {*keys.values(), *decisions}
             merged = {k: v for k, v in cached.items() if k in live}
             merged.update(fresh)
             note = ctx.cache.save(self.name, merged)
@@ -285,6 +305,11 @@ class FileGate(Gate):
         }
         figures.update(totals)
         figures.update(analysed.figures)
+        if knowingly and self.skipped_unreadable is not None:
+            figure, described = self.skipped_unreadable
+            figures[figure] = len(knowingly)
+            listed = ", ".join(knowingly[:10]) + (" ..." if len(knowingly) > 10 else "")
+            ctx.notes.append(f"{len(knowingly)} {described}: {listed}")
         return Analysis(
             findings=tuple(findings),
             problems=tuple(analysed.problems),

@@ -34,8 +34,8 @@ from typing import Any
 from ..config import Option
 from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
-from ..inventory import FileStatus, InventoryFile
-from ..model import Analysis, Finding, Severity, with_fingerprints
+from ..inventory import InventoryFile
+from ..model import Analysis, Finding, Severity
 from ..process import run_tool, stderr_tail
 
 if sys.version_info >= (3, 11):
@@ -118,6 +118,10 @@ class BanditSetup:
     include: tuple[str, ...]
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: where the settings were read, and each list of test ids with the key that gave it:
+    #: what :func:`validate_setup` checks against bandit's registry of tests
+    where: str = ""
+    id_lists: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def digest_input(self) -> str:
         return json.dumps(
@@ -217,7 +221,7 @@ class SastGate(FileGate):
                 f"{nested[0]}: only a .bandit at the project root is read by the gate; "
                 "move its settings to the root .bandit or to [tool.bandit]"
             )
-        setup = load_setup(ctx.root, ctx.settings["config"])
+        setup = read_setup(ctx.root, ctx.settings["config"])
         ctx.notes.extend(setup.notes)
         bound = copy.copy(self)  # the registered gate stays stateless across sessions
         bound._setup = setup
@@ -228,15 +232,15 @@ class SastGate(FileGate):
                 f"{len(excluded)} file(s) excluded by bandit's configuration: " + _listing(excluded)
             )
         base = FileGate.check(bound, ctx)
-        findings, figures = _nosec_audit(bound, ctx)
+        if not base.figures.get("files_analysed") and not base.figures.get("files_cached"):
+            # Neither analysed (which validates) nor vouched for by the cache: check now.
+            validate_setup(setup, bandit_extensions())
         return replace(
             base,
-            findings=base.findings + tuple(findings),
             figures={
-                **base.figures,
+                **_nosec_figures(base.figures),
                 "bandit_config": ", ".join(setup.sources) or "bandit's defaults",
                 "files_excluded_by_bandit": len(excluded),
-                **figures,
             },
             notes=tuple(ctx.notes),
         )
@@ -250,17 +254,27 @@ class SastGate(FileGate):
         return {"bandit": version("bandit"), "python": "{}.{}".format(*sys.version_info[:2])}
 
     def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
-        manager = bandit_extensions()
+        from importlib.metadata import entry_points
+
+        # The entry points bandit loads its tests from, read without importing bandit
+        # (a third of a warm run's time): installing, removing or moving a plugin
+        # changes them, and bandit's own version is in tool_versions.
         plugins = sorted(
-            f"{test_id}={p.plugin.__module__}" for test_id, p in manager.plugins_by_id.items()
+            f"{group}:{ep.name}={ep.value}"
+            for group in ("bandit.plugins", "bandit.blacklists")
+            for ep in entry_points(group=group)
         )
-        setup = self._setup or load_setup(ctx.root, ctx.settings["config"])
+        setup = self._setup or read_setup(ctx.root, ctx.settings["config"])
         return {"bandit_config": setup.digest_input(), "bandit_plugins": ",".join(plugins)}
 
     # -- analysis ----------------------------------------------------------------------
 
     def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
-        setup = self._setup or load_setup(ctx.root, ctx.settings["config"])
+        setup = self._setup or read_setup(ctx.root, ctx.settings["config"])
+        # Cache entries are written only after this succeeds, under a key holding the
+        # settings, bandit's version and its plugins: a cached run needs no validation.
+        manager = bandit_extensions()
+        validate_setup(setup, manager)
         shards = _shards(files, ctx.settings["jobs"])
         request = {
             "config_file": setup.config_file,
@@ -317,8 +331,12 @@ class SastGate(FileGate):
                 f"{len(stale)} `nosec` comment(s) name a test that found nothing on their line "
                 "(stale suppressions): " + "; ".join(stale[:MAX_LISTED])
             )
+        nosec_findings, file_figures = _nosec_audit(self.name, files, ctx, manager)
+        findings.extend(nosec_findings)
         figures = {"bandit_processes": len(shards), "below_confidence": below}
-        return FileAnalysis(findings=findings, problems=problems, figures=figures)
+        return FileAnalysis(
+            findings=findings, problems=problems, figures=figures, file_figures=file_figures
+        )
 
 
 # -- configuration -------------------------------------------------------------------------
@@ -345,7 +363,28 @@ def bandit_extensions() -> Any:
 
 def load_setup(root: Path, config_option: str = "") -> BanditSetup:
     """Read and validate bandit's configuration the way ``bandit -c … -r .`` from ``root`` would."""
-    manager = bandit_extensions()
+    setup = read_setup(root, config_option)
+    validate_setup(setup, bandit_extensions())
+    return setup
+
+
+def validate_setup(setup: BanditSetup, manager: Any) -> None:
+    """Every key and test id must be one bandit reads, and some test must be left to run."""
+    _validate_config(setup.config, setup.where, manager)
+    for source, ids in setup.id_lists:
+        for test_id in ids:
+            _check_test_id(test_id, source, manager)
+    if not _selected_tests(manager, set(setup.tests), set(setup.skips)):
+        raise GateError(
+            f"bandit configuration ({setup.where}) leaves no test to run: check tests and skips"
+        )
+
+
+def read_setup(root: Path, config_option: str = "") -> BanditSetup:
+    """Bandit's configuration as read, before :func:`validate_setup`: no bandit import.
+
+    Only what can be checked without bandit's registry of tests is checked here.
+    """
     notes: list[str] = []
     sources: list[str] = []
     ini = _read_ini(root / ".bandit", notes)
@@ -367,7 +406,12 @@ def load_setup(root: Path, config_option: str = "") -> BanditSetup:
         if config is not None:
             sources.append("pyproject.toml")
         config = config or {}
-    _validate_config(config, where, manager)
+    for key in CONFIG_KEYS:
+        value = config.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
+            raise GateError(f"{where}: {key} must be a list of strings, not {value!r}")
 
     tests = list(config.get("tests") or [])
     skips = list(config.get("skips") or [])
@@ -381,16 +425,9 @@ def load_setup(root: Path, config_option: str = "") -> BanditSetup:
             # As the CLI does with -x: a directory becomes "dir/*", relative to the cwd.
             is_dir = bool(entry) and (root / entry).is_dir()
             excludes.append(os.path.join(entry, "*") if is_dir else entry)
-    for source, key, ids in checks:
-        for test_id in ids:
-            _check_test_id(test_id, f"{source}: {key}", manager)
     both = sorted(set(tests) & set(skips))
     if both:
         raise GateError(f"bandit configuration lists {', '.join(both)} in both tests and skips")
-    if not _selected_tests(manager, set(tests), set(skips)):
-        raise GateError(
-            f"bandit configuration ({where}) leaves no test to run: check tests and skips"
-        )
     for entry in excludes:
         if not entry.strip():
             raise GateError(
@@ -407,6 +444,8 @@ def load_setup(root: Path, config_option: str = "") -> BanditSetup:
         include=include,
         sources=tuple(sources),
         notes=tuple(notes),
+        where=where,
+        id_lists=tuple((f"{source}: {key}", tuple(ids)) for source, key, ids in checks),
     )
 
 
@@ -678,38 +717,46 @@ def _unparseable(gate: str, path: str, reason: str) -> Finding:
 # -- nosec -------------------------------------------------------------------------------
 
 
-def _nosec_audit(gate: SastGate, ctx: GateContext) -> tuple[list[Finding], dict[str, Any]]:
-    """Count every ``nosec`` comment and report those that silence more than they name.
+def _nosec_audit(
+    gate: str, files: Sequence[InventoryFile], ctx: GateContext, manager: Any
+) -> tuple[list[Finding], dict[str, dict[str, int]]]:
+    """Every ``nosec`` comment of ``files``: findings for those that silence more than they
+    name, and per-file counts (``nosec_test:ID`` per test named).
 
-    Read from every file in scope on every run, cached or not, so the counts are the
-    project's and not just this run's; only files containing "nosec" are tokenized.
+    Both are cached with the file, so the totals are the project's, not this run's;
+    only files containing "nosec" are tokenized.
     """
-    manager = bandit_extensions()
     choice = ctx.settings["blanket_nosec"]
     blanket_severity = None if choice == "off" else Severity.parse(choice)
     findings: list[Finding] = []
-    counts = {"nosec_comments": 0, "nosec_blanket": 0}
-    by_test: dict[str, int] = {}
-    for f in ctx.inventory.files:
-        if f.status is not FileStatus.TEXT or not gate.selects(f):
-            continue
+    per_file: dict[str, dict[str, int]] = {}
+    for f in files:
         text = ctx.inventory.read_text(f)
         if "nosec" not in text:
             continue
-        per_file = []
+        counts = {"nosec_comments": 0, "nosec_blanket": 0}
         for comment in nosec_comments(text, manager):
             counts["nosec_comments"] += 1
             counts["nosec_blanket"] += comment.blanket
             for test_id in comment.known:
-                by_test[test_id] = by_test.get(test_id, 0) + 1
-            finding = _nosec_finding(gate.name, f.path, comment, blanket_severity)
+                counts[f"nosec_test:{test_id}"] = counts.get(f"nosec_test:{test_id}", 0) + 1
+            finding = _nosec_finding(gate, f.path, comment, blanket_severity)
             if finding is not None:
-                per_file.append(finding)
-        if per_file:
-            findings.extend(with_fingerprints(per_file, text.splitlines()))
-    figures: dict[str, Any] = dict(counts)
-    figures["nosec_tests"] = ",".join(f"{k}:{v}" for k, v in sorted(by_test.items())) or "-"
-    return findings, figures
+                findings.append(finding)
+        per_file[f.path] = counts
+    return findings, per_file
+
+
+def _nosec_figures(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The summed per-file nosec counts as the gate reports them."""
+    out = {k: v for k, v in figures.items() if not k.startswith("nosec_test:")}
+    by_test = {
+        k.removeprefix("nosec_test:"): v for k, v in figures.items() if k.startswith("nosec_test:")
+    }
+    out["nosec_comments"] = figures.get("nosec_comments", 0)
+    out["nosec_blanket"] = figures.get("nosec_blanket", 0)
+    out["nosec_tests"] = ",".join(f"{k}:{v}" for k, v in sorted(by_test.items()) if v) or "-"
+    return out
 
 
 def nosec_comments(text: str, manager: Any) -> Iterable[NosecComment]:

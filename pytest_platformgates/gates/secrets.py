@@ -29,7 +29,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,10 @@ class SecretsGate(FileGate):
     name = "secrets"
     description = "detect-secrets on every text file; an unaudited secret always blocks"
     patterns = ("*",)
+    skipped_unreadable = (
+        "files_skipped_binary",
+        "binary file(s) with names detect-secrets deems non-text were not scanned",
+    )
     options = (
         Option(
             "baseline",
@@ -138,26 +142,9 @@ class SecretsGate(FileGate):
 
     def check(self, ctx: GateContext) -> Analysis:
         try:
-            analysis = super().check(ctx)
+            return super().check(ctx)
         finally:
             self._plans.pop(id(ctx), None)
-        binary = [
-            f.path
-            for f in ctx.inventory.files
-            if f.status not in (FileStatus.TEXT, FileStatus.LINK) and self.unscannable(f) is None
-        ]
-        if not binary:
-            return analysis
-        listed = ", ".join(binary[:10]) + (" ..." if len(binary) > 10 else "")
-        return replace(
-            analysis,
-            figures={**analysis.figures, "files_skipped_binary": len(binary)},
-            notes=(
-                *analysis.notes,
-                f"{len(binary)} binary file(s) with names detect-secrets deems non-text "
-                f"were not scanned: {listed}",
-            ),
-        )
 
     # -- scanning -------------------------------------------------------------------
 
@@ -303,7 +290,6 @@ def parse_baseline(
     raw: bytes, rel: str
 ) -> tuple[dict[str, Any], dict[tuple[str, str, str], bool | None]]:
     """Validate a baseline document; return its settings and its recorded secrets."""
-    from detect_secrets.core import baseline as ds_baseline
 
     def bad(why: str) -> GateError:
         return GateError(
@@ -321,7 +307,14 @@ def parse_baseline(
     if not isinstance(data.get("version"), str):
         raise bad("no `version` string")
     try:
-        data = ds_baseline.upgrade(data)
+        # upgrade() returns a baseline of the installed version unchanged; not importing
+        # detect-secrets for it keeps a warm run free of the tool.
+        if data["version"] != _detect_secrets_version():
+            from detect_secrets.core import baseline as ds_baseline
+
+            data = ds_baseline.upgrade(data)
+    except GateError:
+        raise
     except Exception as exc:
         raise bad(f"cannot upgrade it from version {data['version']!r} ({exc!r})") from None
     plugins = data.get("plugins_used")
@@ -458,11 +451,14 @@ def _run_worker(request: Mapping[str, Any], paths: list[str], ctx: GateContext) 
 
 
 def _detect_secrets_version() -> str:
+    # From the distribution's metadata: importing detect-secrets (and requests with it)
+    # would cost a warm run with every file cached more than everything else it does.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        from detect_secrets.__version__ import VERSION
-    except ImportError:
+        return version("detect-secrets")
+    except PackageNotFoundError:
         raise GateError("detect-secrets is not installed: `pip install detect-secrets`") from None
-    return str(VERSION)
 
 
 def _is_non_text_name(path: str) -> bool:
