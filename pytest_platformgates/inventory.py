@@ -10,21 +10,29 @@ recorded with the reason instead of crashing or vanishing.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import hashlib
+import json
 import os
 import re
 import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .cache import write_atomic
+
 SNIFF_BYTES = 8192
+#: A file modified this close to the previous scan may have changed again within the
+#: file system's timestamp granularity (2 s on FAT): its content is always read again.
+RACY_NS = 2_000_000_000
 
 
 class FileStatus(str, enum.Enum):
@@ -95,12 +103,18 @@ class Inventory:
         exclude: Sequence[str] = (),
         max_file_size: int = 10 * 1024 * 1024,
         only: Iterable[str] | None = None,
+        stats: StatCache | None = None,
     ) -> Inventory:
         """List, filter and read the files of the project rooted at ``root``.
 
-        ``only`` narrows further to these relative paths (changed-files runs).
+        ``only`` narrows further to these relative paths (changed-files runs). With
+        ``stats``, a file whose metadata is unchanged since the last scan is not read
+        and hashed again (see :class:`StatCache`).
         """
         root = root.resolve()
+        known = stats.load() if stats is not None else {}
+        started = time.time_ns()
+        seen: dict[str, _Seen] = {}
         try:
             listed, source = _list_files(root)
         except InventoryError as exc:
@@ -115,10 +129,94 @@ class Inventory:
             if not keep(rel):
                 excluded += 1
                 continue
-            entry = _inspect(root, rel, max_file_size)
+            entry = _inspect(root, rel, max_file_size, known.get(rel), seen)
             if entry is not None:
                 files.append(entry)
+        # A narrowed scan saw only some files: saving would forget the others.
+        if stats is not None and only is None and seen != known:
+            stats.save(seen, started)
         return cls(root=root, files=tuple(files), source=source, excluded=excluded)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A file's metadata when it was last read, and what reading it concluded."""
+
+    stamp: tuple[int, ...]  # size, mtime_ns, ctime_ns, inode, device
+    trusted_before: int  # the scan's start: metadata older than this, less RACY_NS, counts
+    file: InventoryFile
+
+    def vouches_for(self, st: os.stat_result) -> bool:
+        return _stamp(st) == self.stamp and max(st.st_mtime_ns, st.st_ctime_ns) < (
+            self.trusted_before - RACY_NS
+        )
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+class StatCache:
+    """What the last scan read, keyed by each file's metadata, as git's index does.
+
+    A file whose size, modification and change times, inode and device are all as
+    they were is not read again — unless it was modified within :data:`RACY_NS` of
+    that scan, where a second change could hide inside one timestamp (git's "racy
+    clean" rule). The change time cannot be set back without privileges, so editing a
+    file and restoring its modification time still reads it again. A damaged or
+    foreign document is ignored: every file is then read, which is always correct.
+    """
+
+    FORMAT = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, _Seen]:
+        try:
+            doc = json.loads(self.path.read_bytes())
+            if doc["format"] != self.FORMAT:
+                return {}
+            entries = doc["entries"]
+            if (
+                doc["checksum"]
+                != hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+            ):
+                return {}
+            return {
+                rel: _Seen(
+                    tuple(int(x) for x in e["stamp"]),
+                    int(e["trusted_before"]),
+                    InventoryFile(
+                        rel, FileStatus(e["status"]), int(e["size"]), e["sha256"], str(e["detail"])
+                    ),
+                )
+                for rel, e in entries.items()
+            }
+        except Exception:  # missing or damaged: read every file, never trust it
+            return {}
+
+    def save(self, seen: Mapping[str, _Seen], started: int) -> None:
+        entries = {
+            rel: {
+                "stamp": list(s.stamp),
+                # Entries carried over keep their own time; new ones get this scan's.
+                "trusted_before": s.trusted_before or started,
+                "status": s.file.status.value,
+                "size": s.file.size,
+                "sha256": s.file.sha256,
+                "detail": s.file.detail,
+            }
+            for rel, s in seen.items()
+        }
+        doc = {
+            "format": self.FORMAT,
+            "checksum": hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest(),
+            "entries": entries,
+        }
+        with contextlib.suppress(OSError):  # a cache not written costs the next run time only
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(doc, sort_keys=True).encode())
 
 
 class InventoryError(Exception):
@@ -175,7 +273,13 @@ def _git_ls_files(
     return [n for n in names if n and not n.endswith("/")]
 
 
-def _inspect(root: Path, rel: str, max_size: int) -> InventoryFile | None:
+def _inspect(
+    root: Path,
+    rel: str,
+    max_size: int,
+    known: _Seen | None = None,
+    seen: dict[str, _Seen] | None = None,
+) -> InventoryFile | None:
     full = root / rel
     try:
         st = full.lstat()
@@ -196,10 +300,21 @@ def _inspect(root: Path, rel: str, max_size: int) -> InventoryFile | None:
             size=st.st_size,
             detail=f"{st.st_size} bytes, over max_file_size = {max_size}",
         )
+    if known is not None and known.vouches_for(st):
+        if seen is not None:
+            seen[rel] = known
+        return known.file
     try:
         data = full.read_bytes()
     except OSError as exc:
         return InventoryFile(rel, FileStatus.UNREADABLE, detail=exc.strerror or str(exc))
+    entry = _classify(rel, data)
+    if seen is not None and len(data) == st.st_size:
+        seen[rel] = _Seen(_stamp(st), 0, entry)  # 0: stamped with this scan's start
+    return entry
+
+
+def _classify(rel: str, data: bytes) -> InventoryFile:
     digest = hashlib.sha256(data).hexdigest()
     if b"\0" in data[:SNIFF_BYTES]:
         return InventoryFile(rel, FileStatus.BINARY, len(data), digest, "contains NUL bytes")

@@ -19,7 +19,7 @@ from . import baseline
 from .cache import ResultCache
 from .config import Settings
 from .gate import FileGate, Gate, GateContext, GateError, SessionFacts
-from .inventory import Inventory
+from .inventory import Inventory, StatCache
 from .model import Analysis, GateResult
 
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ class PartialScan:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PartialScan:
         return cls(str(data["base"]), str(data["commit"]), tuple(map(str, data["paths"])))
+
+
+#: Beside the gates' result documents: the inventory's file metadata (see StatCache).
+STATS = "inventory.d.json"
 
 
 class GateRunner:
@@ -99,6 +103,7 @@ class GateRunner:
                     ],
                     max_file_size=self.settings.max_file_size,
                     only=self.partial.paths if narrow and self.partial is not None else None,
+                    stats=StatCache(self.cache.directory / STATS) if self.cache else None,
                 )
             return self._inventories[narrow]
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from pytest_platformgates.inventory import FileStatus, Inventory, glob_to_regex
+from pytest_platformgates.inventory import FileStatus, Inventory, StatCache, glob_to_regex
 
 
 def _status(inv: Inventory) -> dict[str, FileStatus]:
@@ -179,3 +182,132 @@ def test_git_failure_is_a_problem(project):
     inv = Inventory.scan(project.path)
     assert inv.problems and "git" in inv.problems[0]
     assert subprocess.run(["git", "status"], cwd=project.path, capture_output=True).returncode
+
+
+# -- the stat cache: unchanged files are not read again ------------------------------------
+
+
+def _age(path, seconds: float = 10.0) -> None:
+    """Set a file's modification time back, as for a file written a while ago."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+@pytest.fixture
+def stat_project(project, monkeypatch):
+    project.write("a.py", "A = 1\n")
+    project.write("b.txt", "bee\n")
+    project.write("c.bin", b"\0\1\2")
+    reads: list[str] = []
+    real = Path.read_bytes
+
+    def counting(self):
+        reads.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    return project, reads
+
+
+def test_the_stat_cache_reads_unchanged_files_once_and_changed_ones_again(stat_project, tmp_path):
+    project, reads = stat_project
+    # The change time cannot be set back: pretend the scans ran well after the files' times.
+    stats = StatCache(tmp_path / "stats.json")
+    first = Inventory.scan(project.path, stats=stats)
+    assert sorted(r for r in reads if r != "stats.json") == ["a.py", "b.txt", "c.bin"]
+    # Entries written by that scan are racy (files modified just before it): read again,
+    # then stamped with the second scan's start.
+    reads.clear()
+    _shift_trust(stats, -10)
+    second = Inventory.scan(project.path, stats=stats)
+    assert [r for r in reads if r != "stats.json"] == []
+    assert second.files == first.files
+
+    (project.path / "b.txt").write_text("bumble bee\n")
+    reads.clear()
+    third = Inventory.scan(project.path, stats=stats)
+    assert [r for r in reads if r != "stats.json"] == ["b.txt"]
+    assert third.by_path["b.txt"].sha256 != first.by_path["b.txt"].sha256
+    assert third.by_path["c.bin"].status is FileStatus.BINARY
+
+
+def test_a_change_that_restores_size_and_modification_time_is_still_seen(stat_project, tmp_path):
+    project, reads = stat_project
+    stats = StatCache(tmp_path / "stats.json")
+    path = project.path / "a.py"
+    Inventory.scan(project.path, stats=stats)
+    _shift_trust(stats, -10)
+    before = path.stat()
+    path.write_text("A = 2\n")  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime: only ctime moved
+    reads.clear()
+    again = Inventory.scan(project.path, stats=stats)
+    assert "a.py" in reads
+    assert again.by_path["a.py"].sha256 == _sha("A = 2\n")
+
+
+def test_a_file_modified_just_before_the_last_scan_is_read_again(stat_project, tmp_path):
+    project, reads = stat_project
+    stats = StatCache(tmp_path / "stats.json")
+    Inventory.scan(project.path, stats=stats)  # the files are seconds old at most: racy
+    reads.clear()
+    Inventory.scan(project.path, stats=stats)
+    assert sorted(r for r in reads if r != "stats.json") == ["a.py", "b.txt", "c.bin"]
+
+
+@pytest.mark.parametrize("damage", ["{broken", '{"format": 1}', ""])
+def test_a_damaged_stat_cache_is_ignored(stat_project, tmp_path, damage):
+    project, reads = stat_project
+    stats = StatCache(tmp_path / "stats.json")
+    first = Inventory.scan(project.path, stats=stats)
+    _shift_trust(stats, -10)
+    (tmp_path / "stats.json").write_text(damage)
+    reads.clear()
+    again = Inventory.scan(project.path, stats=stats)
+    assert sorted(r for r in reads if r != "stats.json") == ["a.py", "b.txt", "c.bin"]
+    assert again.files == first.files
+
+
+def test_a_tampered_stat_cache_entry_is_not_trusted(stat_project, tmp_path):
+    project, _ = stat_project
+    stats = StatCache(tmp_path / "stats.json")
+    Inventory.scan(project.path, stats=stats)
+    _shift_trust(stats, -10)
+    doc = json.loads((tmp_path / "stats.json").read_text())
+    doc["entries"]["a.py"]["sha256"] = "0" * 64  # without fixing the checksum
+    (tmp_path / "stats.json").write_text(json.dumps(doc))
+    again = Inventory.scan(project.path, stats=stats)
+    assert again.by_path["a.py"].sha256 == _sha("A = 1\n")
+
+
+def test_a_warm_gate_run_does_not_read_unchanged_files(project):
+    # End to end: the second run's inventory comes from the stat cache, and the result
+    # is the same; then an edit is seen.
+    project.configure({"lint": {}})
+    project.write("mod.py", "import os\n")
+    project.git("add", "-A")
+    project.git("commit", "-qm", "init")
+    for path in project.path.rglob("*.py"):
+        _age(path, 30)
+    first = project.pytester.runpytest("--gates-only", "-p", "no:randomly")
+    first.stdout.fnmatch_lines(["*mod.py:1:8*F401*"])
+    stats = project.path / ".pytest_cache" / "d" / "platformgates" / "inventory.d.json"
+    assert stats.is_file()
+    project.write("mod.py", "import sys\n")
+    second = project.pytester.runpytest("--gates-only", "-p", "no:randomly")
+    second.stdout.fnmatch_lines(["*mod.py:1:8*F401*`sys`*"])
+
+
+def _shift_trust(stats: StatCache, seconds: float) -> None:
+    """Make the recorded scan look ``seconds`` older (negative: the scan ran later)."""
+    doc = json.loads(stats.path.read_text())
+    for entry in doc["entries"].values():
+        entry["trusted_before"] -= int(seconds * 1e9)
+    doc["checksum"] = hashlib.sha256(
+        json.dumps(doc["entries"], sort_keys=True).encode()
+    ).hexdigest()
+    stats.path.write_text(json.dumps(doc))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
