@@ -296,6 +296,9 @@ def test_git_state_reads_commit_branch_and_what_changed(project):
     assert state.untracked == ("new.txt",)
     project.git("checkout", "-q", "--detach")
     assert provenance.git_state(project.path).branch is None
+    assert state.prefix == ""
+    (project.path / "services" / "app").mkdir(parents=True)
+    assert provenance.git_state(project.path / "services" / "app").prefix == "services/app"
 
 
 def test_outside_git_there_is_no_commit_and_the_reason_is_kept(tmp_path):
