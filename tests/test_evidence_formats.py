@@ -270,6 +270,9 @@ def test_the_report_renders_in_a_headless_browser_with_the_key_facts(tmp_path):
         "lint FAILED",
         "secrets NOT RUN",
         "`os` imported but unused <b>",
+        "pkg/mod.py:3",  # the finding's location
+        "line 81.4",  # a gate's figure
+        "files_checked 2",
         "PYSEC-2023-74",
         "payments-team",
         "2031-12-31",
