@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import platform
 import xml.etree.ElementTree as ET
 
 import pytest
 from evidence_support import INNER, keypair, probe_project
 
-from pytest_platformgates import cli
+from pytest_platformgates import __version__, cli
 from pytest_platformgates.evidence.statement import PREDICATE_TYPE
 
 BUNDLE = {
@@ -54,6 +55,15 @@ def test_a_passing_gated_run_leaves_a_bundle_that_verifies(project, capsys):
     assert predicate["git"]["commit"] == project.git("rev-parse", "HEAD").strip()
     assert predicate["git"]["dirty"] is False
     assert predicate["signature"]["signed"] is False
+    # Who judged: the interpreter, the plugin stack and each gate's tool, with timings.
+    assert predicate["software"]["python"] == platform.python_version()
+    assert predicate["software"]["packages"]["pytest"] == pytest.__version__
+    assert predicate["producer"]["version"] == __version__
+    (probe,) = predicate["gates"]
+    assert probe["tool_versions"] == {"probe": "1.0"}
+    assert probe["duration"] >= 0
+    assert predicate["run"]["started"] <= predicate["run"]["finished"]
+    assert predicate["policy"]["digest"] and predicate["policy"]["source"] == "pyproject.toml"
     assert verify(project) == 0, capsys.readouterr().out
 
 
