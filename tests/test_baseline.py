@@ -15,6 +15,7 @@ from pytest_platformgates import baseline
 from pytest_platformgates.cli import main
 
 BASELINE = ".platformgates-baseline.json"
+GHP_HASH = hashlib.sha1(b"ghp").hexdigest()  # what detect-secrets hashes of a GitHub token
 LEGACY = "def f():\n    import os\n\n\ndef g():\n    import sys\n"
 
 
@@ -354,6 +355,44 @@ def test_a_baselined_secret_is_recorded_by_hash_never_by_value(project, capsys):
     result = project.pytester.runpytest("--gates-only", "-v")
     result.assert_outcomes(passed=1)
     assert secret not in result.stdout.str()
+
+
+def test_a_baselined_secret_moves_but_a_swapped_or_copied_token_is_new(project, capsys):
+    # detect-secrets hashes only what its regex captures: for every GitHub token that is
+    # the prefix "ghp", so its hashed_secret cannot tell two tokens apart. The baseline's
+    # fingerprint (a hash of the normalised line, never the value) can.
+    secrets = Secrets()
+    old, other = secrets.github_token().value, secrets.github_token().value
+    project.configure({"secrets": {}})
+    project.write(".gitignore", "gate-evidence/\n")
+    project.write("settings.py", f"VALUE = {json.dumps(old)}\n")
+    project.commit()
+    code, out = run_baseline(project, capsys)
+    assert code == 0, out
+    project.write("settings.py", f'"""Settings."""\n\nDEBUG = False\nVALUE = {json.dumps(old)}\n')
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    debt = len(entries(project))  # one a detector that reports the token
+    result.stdout.fnmatch_lines([f"secrets: known debt {debt} ({debt} in the baseline)"])
+
+    project.write("settings.py", f'"""Settings."""\n\nDEBUG = False\nVALUE = {json.dumps(other)}\n')
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines([f"*{debt} blocking finding*", "*settings.py:4*critical*secret*"])
+    assert "settings.py:1" not in out
+    # GitHub Token's hashed_secret is the same for both tokens; the baseline still tells.
+    assert f"GitHub Token [redacted, 3 characters], hashed_secret {GHP_HASH}" in out
+
+    # A copy in another file is new. (Within one file detect-secrets reports a value once,
+    # at its first line, as its own SecretsCollection does; the gate keeps that parity.)
+    project.write("settings.py", f"VALUE = {json.dumps(old)}\n")
+    project.write("copy.py", f"VALUE = {json.dumps(old)}\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*{debt} blocking finding*", "*copy.py:1*critical*secret*"])
+    assert "settings.py:1 " not in result.stdout.str().split("known debt")[0]
+    assert old not in result.stdout.str() and other not in result.stdout.str()
 
 
 def test_a_partial_scan_does_not_judge_staleness(legacy, capsys):

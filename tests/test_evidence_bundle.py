@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import platform
 import xml.etree.ElementTree as ET
 
 import pytest
 from evidence_support import INNER, keypair, probe_project
 
-from pytest_platformgates import cli
+from pytest_platformgates import __version__, cli
 from pytest_platformgates.evidence.statement import PREDICATE_TYPE
 
 BUNDLE = {
@@ -54,6 +55,15 @@ def test_a_passing_gated_run_leaves_a_bundle_that_verifies(project, capsys):
     assert predicate["git"]["commit"] == project.git("rev-parse", "HEAD").strip()
     assert predicate["git"]["dirty"] is False
     assert predicate["signature"]["signed"] is False
+    # Who judged: the interpreter, the plugin stack and each gate's tool, with timings.
+    assert predicate["software"]["python"] == platform.python_version()
+    assert predicate["software"]["packages"]["pytest"] == pytest.__version__
+    assert predicate["producer"]["version"] == __version__
+    (probe,) = predicate["gates"]
+    assert probe["tool_versions"] == {"probe": "1.0"}
+    assert probe["duration"] >= 0
+    assert predicate["run"]["started"] <= predicate["run"]["finished"]
+    assert predicate["policy"]["digest"] and predicate["policy"]["source"] == "pyproject.toml"
     assert verify(project) == 0, capsys.readouterr().out
 
 
@@ -158,6 +168,41 @@ def test_under_xdist_the_controller_writes_one_bundle_with_every_gate(project):
     assert [g["gate"] for g in predicate["gates"]] == ["lint", "probe"]
     assert predicate["run"]["tests"]["tests"] == 7
     assert not list(project.path.glob(".gate-evidence*"))
+
+
+def test_under_xdist_a_failing_gates_report_and_figures_are_in_the_junit(project, capsys):
+    # Gates run in workers; the controller writes junit.xml, with the gate's failure in
+    # the element body and its figures as <testsuite> properties (valid under xunit2).
+    probe_project(
+        project,
+        {
+            "findings": [
+                {
+                    "rule": "P1",
+                    "severity": "high",
+                    "path": "probe.json",
+                    "line": 1,
+                    "message": "probe found a problem",
+                }
+            ],
+            "figures": {"checked": 3},
+        },
+    )
+    result = project.pytester.runpytest(*INNER, "-n", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    root = ET.parse(project.path / "gate-evidence" / "junit.xml").getroot()
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "probe"]
+    assert "probe found a problem" in case.find("failure").text
+    assert list(case.iter("property")) == []  # xunit2: no properties on a <testcase>
+    suite = root.find("testsuite")
+    assert suite[0].tag == "properties"  # xunit2 puts them first in the suite
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["platformgates.probe.verdict"] == "failed"
+    assert props["platformgates.probe.findings.high"] == "1"
+    assert props["platformgates.probe.figure.checked"] == "3"
+    assert statement(project)["predicate"]["run"]["tests"]["failures"] == 1
+    assert verify(project) == 1
+    assert "probe: failed" in capsys.readouterr().out
 
 
 def test_the_users_own_junitxml_is_kept_and_copied_in(project):

@@ -146,6 +146,71 @@ def test_metrics_are_openmetrics_the_reference_parser_reads(tmp_path):
     assert families["platformgates_gate_verdict"].type == "stateset"
 
 
+_SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^{}]*\})? (\S+)")
+_LABEL = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"')
+# The sample names each OpenMetrics type allows for a family ("" = the family's own name).
+_SUFFIXES = {"gauge": ("",), "stateset": ("",), "info": ("_info",), "counter": ("_total",)}
+
+
+def openmetrics_problems(text: str) -> list[str]:
+    """A strict reading of the exposition format, independent of any parser library."""
+    problems = []
+    if not text.endswith("\n# EOF\n") or text.count("# EOF") != 1:
+        problems.append("the text must end with exactly one '# EOF' line")
+    families: dict[str, str] = {}
+    current = None
+    for n, line in enumerate(text.removesuffix("# EOF\n").splitlines(), 1):
+        if line.startswith("# "):
+            word, name, *rest = line[2:].split(" ", 2)
+            if word == "TYPE":
+                if name in families:
+                    problems.append(f"{n}: family {name} declared twice")
+                families[name] = rest[0] if rest else ""
+                current = name
+                if families[name] not in _SUFFIXES:
+                    problems.append(f"{n}: unknown or unused type {families[name]!r}")
+            elif word in ("UNIT", "HELP") and name == current and rest:
+                if word == "UNIT" and not name.endswith(f"_{rest[0]}"):
+                    problems.append(f"{n}: {name} must end with its unit _{rest[0]}")
+            else:
+                problems.append(f"{n}: {word} before its family's TYPE: {line!r}")
+            continue
+        match = _SAMPLE.fullmatch(line)
+        if match is None or current is None:
+            problems.append(f"{n}: not a sample of a declared family: {line!r}")
+            continue
+        name, labels, value = match.groups()
+        if name not in {current + s for s in _SUFFIXES[families[current]]}:
+            problems.append(f"{n}: sample {name} outside its family {current}")
+        inner = (labels or "{}")[1:-1]
+        if inner and not all(_LABEL.fullmatch(x) for x in re.split(r",(?=[a-zA-Z_])", inner)):
+            problems.append(f"{n}: bad labels {labels}")
+        try:
+            float(value)
+        except ValueError:
+            problems.append(f"{n}: value {value!r} is not a number")
+    return problems
+
+
+def test_metrics_are_strict_openmetrics_text(tmp_path):
+    text = metrics.render(sample_run(tmp_path)).decode()
+    assert openmetrics_problems(text) == []
+    assert "# UNIT platformgates_gate_duration_seconds seconds" in text.splitlines()
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    assert types["platformgates_gate_verdict"] == "stateset"
+    assert types["platformgates_run"] == "info"
+    # The checker itself refuses what the format forbids.
+    assert openmetrics_problems(text.removesuffix("# EOF\n"))
+    assert openmetrics_problems(
+        text.replace(
+            "# UNIT platformgates_gate_duration_seconds seconds",
+            "# UNIT platformgates_gate_duration_seconds bytes",
+        )
+    )
+    assert openmetrics_problems("x 1\n# EOF\n")
+    assert openmetrics_problems('# TYPE x gauge\nx{a="1"} one\n# EOF\n')
+
+
 class _Text(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -205,6 +270,9 @@ def test_the_report_renders_in_a_headless_browser_with_the_key_facts(tmp_path):
         "lint FAILED",
         "secrets NOT RUN",
         "`os` imported but unused <b>",
+        "pkg/mod.py:3",  # the finding's location
+        "line 81.4",  # a gate's figure
+        "files_checked 2",
         "PYSEC-2023-74",
         "payments-team",
         "2031-12-31",
@@ -231,6 +299,9 @@ def test_git_state_reads_commit_branch_and_what_changed(project):
     assert state.untracked == ("new.txt",)
     project.git("checkout", "-q", "--detach")
     assert provenance.git_state(project.path).branch is None
+    assert state.prefix == ""
+    (project.path / "services" / "app").mkdir(parents=True)
+    assert provenance.git_state(project.path / "services" / "app").prefix == "services/app"
 
 
 def test_outside_git_there_is_no_commit_and_the_reason_is_kept(tmp_path):

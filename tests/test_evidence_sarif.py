@@ -9,6 +9,7 @@ import pytest
 from evidence_support import DATA, INNER, finding, make_run, probe_project, record
 
 from pytest_platformgates.evidence import sarif
+from pytest_platformgates.evidence.provenance import GitState
 
 SCHEMA = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 
@@ -124,6 +125,26 @@ def test_project_level_findings_point_at_the_configuration(tmp_path):
     location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "pyproject.toml"
     assert location["region"]["startLine"] == 1
+
+
+def test_uris_are_relative_to_the_repository_and_percent_encoded(tmp_path):
+    # A project in a monorepo's subdirectory: code scanning resolves URIs from the
+    # repository's root, so the project's directory comes first.
+    git = GitState(commit="a" * 40, branch="main", dirty=False, prefix="services/app")
+    records = [
+        record("lint", "failed", [finding("F401", "high", path="pkg/my mod#1.py")]),
+        record("deps", "failed", [finding("PYSEC-9", "high", path="", line=0)]),
+    ]
+    log = render(tmp_path, records, git=git)
+    validate(log)
+
+    def uri(run):
+        return run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+
+    assert uri(log["runs"][0]) == "services/app/pkg/my%20mod%231.py"
+    assert uri(log["runs"][1]) == "services/app/pyproject.toml"
+    at_top = render(tmp_path, records[:1])
+    assert uri(at_top["runs"][0]) == "pkg/my%20mod%231.py"
 
 
 def test_a_gate_that_could_not_judge_is_not_a_clean_run(tmp_path):

@@ -15,6 +15,18 @@ from pytest_platformgates.evidence import bundle, dsse, manifest
 from pytest_platformgates.evidence.verify import Expectations, verify
 
 COMMIT = "c0ffee" + "0" * 34
+SBOM = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []})
+# Every file of the signed bundle below: the fixed reports and a gate's artifact.
+FILES = [
+    "junit.xml",
+    "findings.sarif",
+    "evidence.json",
+    "evidence.intoto.jsonl",
+    "report.html",
+    "metrics.prom",
+    "sbom.cdx.json",
+    "manifest.json",
+]
 
 
 def expect(run, **overrides):
@@ -32,7 +44,11 @@ def signed(tmp_path):
     """A passing, signed bundle, its run and the public key that checks it."""
     private, public = keypair(tmp_path)
     signer = dsse.signer_from_environment({dsse.KEY_VARIABLE: str(private)})
-    records = [record("lint", "passed", [finding("E501", "low")]), record("sast", "passed")]
+    records = [
+        record("lint", "passed", [finding("E501", "low")]),
+        record("sast", "passed"),
+        record("sbom", "passed", artifacts={"sbom.cdx.json": SBOM}),
+    ]
     run = make_run(tmp_path, records, commit=COMMIT)
     target = write_bundle(run, signer)
     return target, run, dsse.load_public_key(str(public))
@@ -50,18 +66,12 @@ def test_an_untouched_signed_bundle_verifies(signed):
     assert any("pinned key" in line for line in report.passed)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "junit.xml",
-        "findings.sarif",
-        "evidence.json",
-        "evidence.intoto.jsonl",
-        "report.html",
-        "metrics.prom",
-        "manifest.json",
-    ],
-)
+def test_the_signed_bundle_holds_every_file_the_tamper_tests_edit(signed):
+    target, _run, _key = signed
+    assert sorted(p.name for p in target.iterdir()) == sorted(FILES)
+
+
+@pytest.mark.parametrize("name", FILES)
 def test_changing_any_byte_of_any_file_fails(signed, name):
     target, run, key = signed
     path = target / name
@@ -75,6 +85,22 @@ def test_changing_any_byte_of_any_file_fails(signed, name):
         assert failures(target, expect(run, key=key)), f"{name} tampered, still verified"
     path.write_bytes(data)
     assert not failures(target, expect(run, key=key))
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if n != "manifest.json"])
+def test_a_file_edited_with_a_matching_manifest_still_fails(signed, name):
+    # The attacker edits one file and rewrites the manifest to match it: the statement's
+    # subjects (or, for the statement and envelope, their agreement) still tell.
+    target, run, key = signed
+    path = target / name
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"}", b" }", 1) if b"}" in data else data + b"\n")
+    files = {p.name: p.read_bytes() for p in target.iterdir() if p.name != "manifest.json"}
+    (target / "manifest.json").write_bytes(manifest.render(files))
+    for pinned in (key, None):
+        problems = failures(target, expect(run, key=pinned))
+        assert problems, f"{name} edited with a matching manifest, still verified"
+        assert not any("manifest" in p for p in problems), problems  # caught further in
 
 
 def test_a_consistent_rewrite_without_the_key_fails_the_signature(signed):

@@ -132,7 +132,12 @@ def test_a_tool_crash_is_an_error_with_the_tools_stderr(project):
     assert "Traceback" not in out
     root = ET.parse(project.path / "junit.xml").getroot()
     (case,) = list(root.iter("testcase"))
-    assert case.find("error") is not None
+    error = case.find("error")
+    assert error is not None
+    # The report is the element's body, which GitLab shows (it ignores `message`).
+    assert "could not be evaluated" in (error.text or "")
+    assert "ruff exited with code 2" in (error.text or "")
+    assert "Traceback" not in (error.text or "")
 
 
 def test_exit_code_is_zero_only_when_tests_and_gates_pass(project):

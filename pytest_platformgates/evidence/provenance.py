@@ -77,6 +77,9 @@ class GitState:
     changed: tuple[str, ...] = ()
     untracked: tuple[str, ...] = ()
     problem: str = ""
+    # The project's directory inside the repository ("" at its top): findings' paths are
+    # relative to the project, SARIF's to the repository (code scanning's root).
+    prefix: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +91,7 @@ class GitState:
             "untracked_count": len(self.untracked),
             "untracked": list(self.untracked[:LISTED_PATHS]),
             "problem": self.problem,
+            "prefix": self.prefix,
         }
 
 
@@ -140,12 +144,17 @@ def git_state(root: Path, ignore: tuple[Path, ...] = ()) -> GitState:
         if any(path == s or path.startswith(s.rstrip("/") + "/") for s in skip):
             continue
         (untracked if code == "??" else changed).append(path)
+    try:
+        prefix = root.resolve().relative_to(top.resolve()).as_posix()
+    except ValueError:
+        prefix = ""
     return GitState(
         commit=commit,
         branch=branch,
         dirty=bool(changed),
         changed=tuple(sorted(changed)),
         untracked=tuple(sorted(untracked)),
+        prefix="" if prefix == "." else prefix,
     )
 
 

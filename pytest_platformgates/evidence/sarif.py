@@ -11,8 +11,10 @@ appearing clean. No snippet or source text is ever included.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from .. import __version__
 from .run import EvidenceRun, finding_id
@@ -31,16 +33,23 @@ def render(run: EvidenceRun) -> bytes:
         config_uri = run.settings.source.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         config_uri = "pyproject.toml"
+    prefix = run.facts.git.prefix
+
+    def uri(path: str) -> str:
+        # Relative to the repository (a project may sit in a monorepo's subdirectory),
+        # and a URI: a space or a '#' in a file name is percent-encoded.
+        return quote(posixpath.join(prefix, path or config_uri), safe="/")
+
     log = {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [_run(record, config_uri) for record in run.records],
+        "runs": [_run(record, uri) for record in run.records],
     }
     # No indent: json's C encoder only runs without one (5x faster on 50k findings).
     return (json.dumps(log, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _run(record: Mapping[str, Any], config_uri: str) -> dict[str, Any]:
+def _run(record: Mapping[str, Any], uri: Callable[[str], str]) -> dict[str, Any]:
     gate = record["gate"]
     rules: dict[str, dict[str, Any]] = {}
     results = []
@@ -48,7 +57,7 @@ def _run(record: Mapping[str, Any], config_uri: str) -> dict[str, Any]:
         rule_id = finding["rule"]
         if rule_id not in rules:
             rules[rule_id] = _rule(gate, finding)
-        results.append(_result(finding, list(rules).index(rule_id), config_uri))
+        results.append(_result(finding, list(rules).index(rule_id), uri))
     driver: dict[str, Any] = {
         "name": f"platformgates-{gate}",
         "version": __version__,
@@ -99,10 +108,11 @@ def _rule(gate: str, finding: Mapping[str, Any]) -> dict[str, Any]:
     return rule
 
 
-def _result(finding: Mapping[str, Any], rule_index: int, config_uri: str) -> dict[str, Any]:
-    # Project-level findings (no file) point at the configuration that asked for the gate:
-    # code scanning drops results without a location.
-    uri = finding["path"] or config_uri
+def _result(
+    finding: Mapping[str, Any], rule_index: int, uri: Callable[[str], str]
+) -> dict[str, Any]:
+    # Project-level findings (no file) point at the configuration that asked for the gate
+    # (uri("") does): code scanning drops results without a location.
     region: dict[str, Any] = {"startLine": max(int(finding["line"]), 1)}
     if int(finding.get("column", 0)) > 0:
         region["startColumn"] = int(finding["column"])
@@ -117,7 +127,7 @@ def _result(finding: Mapping[str, Any], rule_index: int, config_uri: str) -> dic
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": {"uri": uri(finding["path"]), "uriBaseId": "%SRCROOT%"},
                     "region": region,
                 }
             }
