@@ -264,6 +264,11 @@ def test_a_stale_sarif_file_is_an_error(project):
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*log.sarif is 36?? s old, older than max_age = 60 s*"])
+    future = time.time() + 86400  # a touched or restored file must not pass every max_age
+    os.utime(path, (future, future))
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*log.sarif is dated 86??? s in the future*"])
     path.unlink()
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
