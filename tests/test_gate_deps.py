@@ -295,6 +295,21 @@ def test_staleness_warns_by_default_and_can_fail(project, tmp_path):
     run_gate(project).assert_outcomes(passed=1)
 
 
+def test_a_record_dated_in_the_future_does_not_make_the_database_fresh(project, tmp_path):
+    db = write_osv_tree(
+        tmp_path / "old",
+        [
+            osv_record("OSV-1", "zeta", modified="2020-01-01T00:00:00Z"),
+            osv_record("OSV-2", "eta", modified="2999-01-01T00:00:00Z"),
+        ],
+    )
+    python = make_env(tmp_path / "venv", {"alpha-lib": "1.0"})
+    configure(project, {"python": python, "database": f"osv:{db}"})
+    result = run_gate(project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*has a record modified 2999-01-01, in the future*"])
+
+
 def test_an_interpreter_that_cannot_be_run_errors(project, small_db, tmp_path):
     configure(project, {"python": str(tmp_path / "nope" / "python"), "database": f"osv:{small_db}"})
     result = run_gate(project)

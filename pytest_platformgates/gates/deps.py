@@ -48,6 +48,8 @@ DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
 MAX_FETCHES = 4
 #: pip-audit's warnings that mean it dropped an advisory it was sent.
 PIP_AUDIT_DROPPED = ("is missing 'affected' list", "Unsupported OSV schema version")
+#: Days a record's `modified` may lie ahead of this machine's clock (time zones, skew).
+FUTURE_DAYS = 1
 #: Rule (and waiver id) of a dependency that could not be audited: ``unaudited:NAME``.
 UNAUDITED_RULE = "unaudited:"
 
@@ -282,7 +284,14 @@ class DepsGate(Gate):
         else:
             age = (datetime.now(timezone.utc) - newest).total_seconds() / 86400
             figures["database_age_days"] = round(age, 1)
-            if age > settings["max_age_days"]:
+            if age < -FUTURE_DAYS:
+                # one record dated in the future would make any export look fresh for ever
+                problems.append(
+                    f"the advisory database {path} has a record modified {newest:%Y-%m-%d}, "
+                    "in the future, so its age cannot be judged; fix or remove that record, "
+                    "or this machine's clock"
+                )
+            elif age > settings["max_age_days"]:
                 stale = (
                     f"the advisory database {path} is stale: its newest record was modified "
                     f"{newest:%Y-%m-%d} ({age:.0f} days ago; max_age_days = "
