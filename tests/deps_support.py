@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,15 @@ def osv_record(
     introduced: str = "0",
     aliases: Sequence[str] = (),
     cvss: str | None = None,
-    modified: str = "2099-01-01T00:00:00Z",
+    modified: str | None = None,
 ) -> dict[str, Any]:
+    """An OSV record; ``modified`` defaults to now, so a database of these is fresh."""
     events: list[dict[str, str]] = [{"introduced": introduced}]
     if fixed:
         events.append({"fixed": fixed})
     rec: dict[str, Any] = {
         "id": ident,
-        "modified": modified,
+        "modified": modified or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aliases": list(aliases),
         "summary": f"{ident} in {name}",
         "affected": [

@@ -210,3 +210,40 @@ def test_a_covered_file_that_cannot_be_hashed_is_an_error(project):
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*covered files cannot be read*src/big.txt (too*"])
+
+
+def test_under_xdist_each_gate_runs_once_and_a_warm_run_reuses_it(project):
+    """Both kinds under `-n 2`: one run per gate, and the cache keyed by covered files."""
+    project.write("src/a.txt", "a\n")
+    log = "import pathlib; p = pathlib.Path('runs.log'); "
+    log += "p.write_text((p.read_text() if p.exists() else '') + '{0}\\n'); "
+    sarif = json.dumps(
+        {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "s"}}, "results": []}]}
+    )
+    project.configure(
+        {
+            "check": {
+                "kind": "command",
+                "command": python(log.format("check") + "raise SystemExit(1)"),
+                "paths": ["src/*.txt"],
+            },
+            "scan": {
+                "kind": "sarif",
+                "command": python(log.format("scan") + f"print({sarif!r})"),
+                "paths": ["src/*.txt"],
+            },
+        },
+        exclude=["runs.log"],
+    )
+    project.write("test_one.py", "def test_one():\n    pass\n")
+
+    def run():
+        result = project.pytester.runpytest("-n", "2", "-p", "xdist", "--gates")
+        result.assert_outcomes(passed=2, failed=1)
+        result.stdout.fnmatch_lines(["*FAILED*platformgates::check*"])
+        return sorted((project.path / "runs.log").read_text().split())
+
+    assert run() == ["check", "scan"]
+    assert run() == ["check", "scan"]  # warm: nothing covered changed, nothing ran again
+    project.write("src/a.txt", "changed\n")
+    assert run() == ["check", "check", "scan", "scan"]

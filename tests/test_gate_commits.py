@@ -160,7 +160,9 @@ def test_a_shallow_clone_without_the_merge_base_is_an_error(project, tmp_path):
     subprocess.run(["git", "checkout", "-q", "work"], cwd=clone, check=True)
     result = project.pytester.runpytest_subprocess("--gates-only", f"--rootdir={clone}", clone)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*no merge-base between 'origin/main' and HEAD*shallow clone*"])
+    result.stdout.fnmatch_lines(
+        ["*no merge-base between 'origin/main' and HEAD*shallow clone*git fetch --unshallow*"]
+    )
 
 
 def test_the_gate_exists_only_when_configured(project):

@@ -295,6 +295,21 @@ def test_staleness_warns_by_default_and_can_fail(project, tmp_path):
     run_gate(project).assert_outcomes(passed=1)
 
 
+def test_a_record_dated_in_the_future_does_not_make_the_database_fresh(project, tmp_path):
+    db = write_osv_tree(
+        tmp_path / "old",
+        [
+            osv_record("OSV-1", "zeta", modified="2020-01-01T00:00:00Z"),
+            osv_record("OSV-2", "eta", modified="2999-01-01T00:00:00Z"),
+        ],
+    )
+    python = make_env(tmp_path / "venv", {"alpha-lib": "1.0"})
+    configure(project, {"python": python, "database": f"osv:{db}"})
+    result = run_gate(project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*has a record modified 2999-01-01, in the future*"])
+
+
 def test_an_interpreter_that_cannot_be_run_errors(project, small_db, tmp_path):
     configure(project, {"python": str(tmp_path / "nope" / "python"), "database": f"osv:{small_db}"})
     result = run_gate(project)
@@ -325,3 +340,65 @@ def test_impossible_configurations_are_usage_errors(project, options, message):
     result = run_gate(project)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def waiver(ident: str, expires: str = "2099-12-31") -> str:
+    return (
+        f'\n[[tool.platformgates.waivers]]\ngate = "deps"\nid = "{ident}"\n'
+        f'reason = "internal build, not on any index"\nowner = "platform"\nexpires = {expires}\n'
+    )
+
+
+def test_a_waiver_accepts_one_unaudited_dependency_and_no_other(project, small_db, tmp_path):
+    """`unaudited = "fail"` stands; an owned, expiring waiver may accept one package."""
+    python = make_env(
+        tmp_path / "venv",
+        {"gamma-lib": "2.0-weird.build", "Beta_Lib": "1.0-odd", "delta-lib": "1.0"},
+    )
+    options = {"python": python, "database": f"osv:{small_db}"}
+    configure(project, options)
+    pyproject = project.path / "pyproject.toml"
+    base = pyproject.read_text()
+    pyproject.write_text(base + waiver("unaudited:gamma-lib"))
+    result = run_gate(project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*1 of 3 dependencies could not be audited*Beta_Lib 1.0-odd*"])
+    assert "gamma-lib 2.0-weird.build (not" not in result.stdout.str().split("waived")[0]
+
+    pyproject.write_text(base + waiver("unaudited:gamma-lib") + waiver("unaudited:beta-lib"))
+    result = run_gate(project)
+    result.assert_outcomes(passed=1)
+    got = figures(project)
+    assert (got["unaudited"], got["unaudited_waived"], got["vulnerabilities"]) == ("2", "2", "0")
+    evidence = (project.path / "gate-evidence" / "evidence.json").read_text()
+    assert '"status": "applied"' in evidence and "unaudited:beta-lib" in evidence
+
+    # an expired waiver accepts nothing: the package is an error again, the waiver a failure
+    pyproject.write_text(
+        base + waiver("unaudited:gamma-lib") + waiver("unaudited:beta-lib", "2020-01-01")
+    )
+    result = run_gate(project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*1 of 3 dependencies could not be audited*Beta_Lib 1.0-odd*"])
+
+
+def test_a_platform_policy_can_forbid_unaudited_warn(project, small_db, tmp_path):
+    """`unaudited = "warn"` only where the policy allows it: a base policy can lock it."""
+    python = make_env(tmp_path / "venv", {"gamma-lib": "2.0-weird.build"})
+    project.write(
+        "platform.toml",
+        '[gates.deps]\nunaudited = "fail"\n'
+        '[guardrails]\n"gates.deps.unaudited" = { locked = true }\n',
+    )
+    project.write(
+        "pyproject.toml",
+        '[project]\nname = "demo"\nversion = "0.1"\n\n'
+        + gates_toml(
+            {"deps": {"python": python, "database": f"osv:{small_db}", "unaudited": "warn"}},
+            extends=["platform.toml"],
+        ),
+        dedent=False,
+    )
+    result = run_gate(project)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*gates.deps.unaudited*platform.toml*"])

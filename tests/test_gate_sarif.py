@@ -264,6 +264,11 @@ def test_a_stale_sarif_file_is_an_error(project):
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*log.sarif is 36?? s old, older than max_age = 60 s*"])
+    future = time.time() + 86400  # a touched or restored file must not pass every max_age
+    os.utime(path, (future, future))
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*log.sarif is dated 86??? s in the future*"])
     path.unlink()
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
@@ -378,3 +383,45 @@ def test_snippets_never_reach_the_output(project):
         if path.is_file():
             assert planted not in path.read_text(errors="replace"), path
     assert planted not in (project.path / "j.xml").read_text()
+
+
+def test_waivers_baseline_evidence_and_sarif_output_apply_as_to_builtin_gates(project):
+    """A declared gate's findings go through the same policy as a built-in gate's."""
+    from pytest_platformgates.cli import main
+
+    gate = ruff_gate()
+    gate["command"] = [*gate["command"][:-1], "--select", "F401,E711", "{files}"]
+    project.configure({"ruffsarif": gate})
+    project.write(".gitignore", "gate-evidence/\n.pytest_cache/\n__pycache__/\n")
+    project.write("a.py", "x = 1\nif x == None:\n    pass\n")  # E711: known debt
+    project.commit("feat: legacy code")
+    assert main(["baseline", "--project", str(project.path), "--gate", "ruffsarif"]) == 0
+    waiver = (
+        '\n[[tool.platformgates.waivers]]\ngate = "ruffsarif"\nid = "F401"\n'
+        'reason = "re-exported on purpose"\nowner = "app-team"\nexpires = 2099-12-31\n'
+    )
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + waiver)
+    project.write("a.py", "import os\nx = 1\nif x == None:\n    pass\n")  # F401: waived
+    project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+
+    gate = recorded(project)
+    assert gate["verdict"] == "passed"
+    waived = [f for f in gate["findings"] if f.get("waiver")]
+    assert [(f["rule"], f["waiver"]["owner"]) for f in waived] == [("F401", "app-team")]
+    assert [f["rule"] for f in gate["findings"] if f.get("known_debt")] == ["E711"]
+    log = json.loads((project.path / "gate-evidence" / "findings.sarif").read_text())
+    (run,) = [
+        r
+        for r in log["runs"]
+        if r["automationDetails"]["id"].startswith("platformgates/ruffsarif/")
+    ]
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert by_rule["F401"]["suppressions"][0]["justification"] == "re-exported on purpose"
+    assert by_rule["F401"]["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+
+    project.write("a.py", "import os\nx = 1\nif x == None:\n    pass\nif x == None:\n    pass\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*a.py:5:*E711*"])
+    assert "a.py:3:" not in result.stdout.str().split("summary")[0]

@@ -11,7 +11,9 @@ transitive ones are told apart in every finding whichever way they are audited:
   its own environment) against OSV or PyPI.
 
 A dependency that could not be audited (no exact version, a version that is not
-PEP 440, a ``skip_reason`` from pip-audit) is an error unless ``unaudited = "warn"``:
+PEP 440, a ``skip_reason`` from pip-audit) is an error unless the policy says
+otherwise: ``unaudited = "warn"`` for all of them, or, for one package, a waiver
+whose id is ``unaudited:NAME`` (owned, with a reason and an expiry, like any other).
 pip-audit's "No known vulnerabilities found" with every package skipped must never
 read as a pass.
 """
@@ -34,7 +36,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .. import dependencies, osv
+from .. import dependencies, osv, waivers
 from ..config import ConfigError, Option
 from ..gate import Gate, GateContext, GateError
 from ..hookspecs import hookimpl
@@ -46,6 +48,10 @@ DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
 MAX_FETCHES = 4
 #: pip-audit's warnings that mean it dropped an advisory it was sent.
 PIP_AUDIT_DROPPED = ("is missing 'affected' list", "Unsupported OSV schema version")
+#: Days a record's `modified` may lie ahead of this machine's clock (time zones, skew).
+FUTURE_DAYS = 1
+#: Rule (and waiver id) of a dependency that could not be audited: ``unaudited:NAME``.
+UNAUDITED_RULE = "unaudited:"
 
 
 @dataclass(frozen=True)
@@ -201,18 +207,22 @@ class DepsGate(Gate):
         unaudited += more
 
         findings = self._findings(found, ctx)
-        if unaudited:
-            listed = "; ".join(str(u) for u in unaudited[:25])
-            if len(unaudited) > 25:
-                listed += f"; ... and {len(unaudited) - 25} more"
+        waived = _waived_unaudited(self.name, unaudited, ctx)
+        findings += waived.values()
+        left = [u for n, u in enumerate(unaudited) if n not in waived]
+        if left:
+            listed = "; ".join(str(u) for u in left[:25])
+            if len(left) > 25:
+                listed += f"; ... and {len(left) - 25} more"
             message = (
-                f"{len(unaudited)} of {len(deps)} dependencies could not be audited, so "
+                f"{len(left)} of {len(deps)} dependencies could not be audited, so "
                 f"they may carry known vulnerabilities: {listed}"
             )
             if settings["unaudited"] == "fail":
                 problems.append(
-                    message + "\nPin them, fix what prevented the audit, or set "
-                    '`unaudited = "warn"` where policy allows.'
+                    message + "\nPin them or fix what prevented the audit; where the policy "
+                    f'accepts the risk, waive one with id = "{UNAUDITED_RULE}NAME", or set '
+                    '`unaudited = "warn"`.'
                 )
             else:
                 notes.append(message)
@@ -225,7 +235,8 @@ class DepsGate(Gate):
                 "transitive": len(deps) - direct,
                 "audited": len(deps) - len(unaudited),
                 "unaudited": len(unaudited),
-                "vulnerabilities": len(findings),
+                "unaudited_waived": len(waived),
+                "vulnerabilities": len(findings) - len(waived),
             }
         )
         ctx.notes.extend(notes)
@@ -273,7 +284,14 @@ class DepsGate(Gate):
         else:
             age = (datetime.now(timezone.utc) - newest).total_seconds() / 86400
             figures["database_age_days"] = round(age, 1)
-            if age > settings["max_age_days"]:
+            if age < -FUTURE_DAYS:
+                # one record dated in the future would make any export look fresh for ever
+                problems.append(
+                    f"the advisory database {path} has a record modified {newest:%Y-%m-%d}, "
+                    "in the future, so its age cannot be judged; fix or remove that record, "
+                    "or this machine's clock"
+                )
+            elif age > settings["max_age_days"]:
                 stale = (
                     f"the advisory database {path} is stale: its newest record was modified "
                     f"{newest:%Y-%m-%d} ({age:.0f} days ago; max_age_days = "
@@ -457,6 +475,45 @@ class DepsGate(Gate):
                 )
             )
         return findings
+
+
+def _waived_unaudited(
+    gate: str, unaudited: Sequence[Unaudited], ctx: GateContext
+) -> dict[int, Finding]:
+    """Findings for the unaudited dependencies a live waiver names (by index in ``unaudited``).
+
+    Such a dependency is reported as a finding, not an error, so that the policy
+    layer records the waiver (owner, reason, expiry) as applied. The finding is at the
+    gate's ``fail_on``: if the waiver does not cover it after all (a critical
+    ``fail_on`` without ``waiver_policy.allow_critical``), it still blocks. An expired
+    waiver leaves the dependency an error, and the policy layer fails the waiver.
+    """
+    policy = ctx.project.policy
+    mine = [w for w in (policy.waivers if policy is not None else ()) if w.gate == gate]
+    if not mine:
+        return {}
+    today = waivers.today()
+    out = {}
+    occurrences: dict[str, int] = {}
+    for n, u in enumerate(unaudited):
+        d = u.dependency
+        rule = f"{UNAUDITED_RULE}{d.key}"
+        occurrence = occurrences.get(rule, 0)
+        occurrences[rule] = occurrence + 1
+        finding = Finding(
+            gate=gate,
+            rule=rule,
+            severity=ctx.settings.fail_on,
+            path=d.source if d.source != dependencies.ENVIRONMENT else "",
+            line=d.line,
+            message=f"{u} ({'direct' if d.direct else 'transitive'}): not checked for "
+            "known vulnerabilities",
+            hint="pin it to a PEP 440 version the service can look up, then remove the waiver",
+            fingerprint=fingerprint(gate, rule, "", d.key, occurrence),
+        )
+        if any(w.matches(finding) and not w.expired(today) for w in mine):
+            out[n] = finding
+    return out
 
 
 class _SeverityFetcher:

@@ -35,6 +35,8 @@ FILES = "{files}"  # a command argument replaced by the covered files
 # Every exit status, signals included: the gate, not run_tool, judges the code.
 ANY_CODE = range(-255, 256)
 CACHE_ENTRY = "result"
+#: Seconds a SARIF file's mtime may lie in the future (clocks of CI machines differ a little).
+CLOCK_SKEW = 300
 
 
 @dataclass(frozen=True)
@@ -351,6 +353,13 @@ class SarifGate(ExternalGate):
             text, source = _read(target, settings["sarif_file"]), settings["sarif_file"]
             age = time.time() - target.stat().st_mtime
             figures["sarif_age_seconds"] = round(max(age, 0.0), 1)
+            if age < -CLOCK_SKEW:
+                # a future mtime (a skewed clock, a restored or touched file) would pass any age
+                raise GateError(
+                    f"{settings['sarif_file']} is dated {-age:.0f} s in the future, so its age "
+                    "cannot be judged: check the clocks of the machines involved, and produce "
+                    "the file in this pipeline"
+                )
             if age > settings["max_age"]:
                 raise GateError(
                     f"{settings['sarif_file']} is {age:.0f} s old, older than max_age = "
