@@ -373,10 +373,11 @@ def severity_of(record: Mapping[str, Any]) -> tuple[str, str]:
     """The highest severity the record states, and what it was derived from.
 
     CVSS v3.x and v2 vectors are scored with the specifications' base formulas;
-    ``database_specific.severity`` (GHSA's CRITICAL/HIGH/MODERATE/LOW) is read as
-    given. CVSS v4 vectors need FIRST's lookup tables and are not scored here: a
-    record with nothing else has unknown severity (``""``), which the gate maps to
-    its ``unknown_severity`` option.
+    CVSS v4 vectors, whose score comes from FIRST's macrovector lookup tables, with
+    the ``cvss`` library; ``database_specific.severity`` (GHSA's
+    CRITICAL/HIGH/MODERATE/LOW) is read as given. A record with none of these, or only
+    malformed vectors, has unknown severity (``""``), which the gate maps to its
+    ``unknown_severity`` option.
     """
     best, basis = "", ""
     for entry in record.get("severity") or ():
@@ -406,9 +407,27 @@ def _score_label(kind: str, score: Any) -> tuple[str, str]:
         if kind == "CVSS_V2":
             value = cvss2_base_score(score)
             return rating(value, v2=True), f"{kind} {value:.1f}"
+        if kind == "CVSS_V4" or score.startswith("CVSS:4."):
+            value = cvss4_base_score(score)
+            return rating(value), f"{kind} {value:.1f}"
     except (KeyError, ValueError):
         return "", ""
     return "", ""
+
+
+def cvss4_base_score(vector: str) -> float:
+    """CVSS v4.0 base score (CVSS-B, or CVSS-BTE where the vector has those metrics).
+
+    v4 has no formula: the score is interpolated from FIRST's table of 270
+    macrovectors, which the ``cvss`` library carries. Its errors become ValueError.
+    """
+    from cvss import CVSS4
+    from cvss.exceptions import CVSSError
+
+    try:
+        return float(CVSS4(vector.strip()).base_score)
+    except CVSSError as exc:
+        raise ValueError(f"malformed CVSS v4 vector {vector!r}: {exc}") from None
 
 
 def _metrics(vector: str) -> dict[str, str]:

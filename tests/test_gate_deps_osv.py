@@ -196,9 +196,31 @@ def test_cvss2_and_database_specific_and_unknown_severities():
         "database_specific": {"severity": "CRITICAL"},
     }
     assert osv.severity_of(both)[0] == "critical"  # the highest stated severity wins
-    v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
-    assert osv.severity_of({"severity": [{"type": "CVSS_V4", "score": v4}]}) == ("", "")
     assert osv.severity_of({"severity": [{"type": "CVSS_V3", "score": "garbage"}]}) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("vector", "score", "label"),
+    [
+        # FIRST's calculator gives these: v4 scores come from its macrovector tables.
+        ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 9.3, "critical"),
+        ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N", 8.7, "high"),
+        ("CVSS:4.0/AV:L/AC:H/AT:P/PR:H/UI:A/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N", 1.0, "low"),
+    ],
+)
+def test_cvss4_vectors_are_scored(vector, score, label):
+    assert osv.cvss4_base_score(vector) == score
+    assert osv.severity_of({"severity": [{"type": "CVSS_V4", "score": vector}]}) == (
+        label,
+        f"CVSS_V4 {score:.1f}",
+    )
+
+
+def test_a_malformed_cvss4_vector_is_unknown_severity_not_a_crash():
+    truncated = {"severity": [{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L"}]}
+    assert osv.severity_of(truncated) == ("", "")
+    with pytest.raises(ValueError, match="malformed CVSS v4 vector"):
+        osv.cvss4_base_score("CVSS:4.0/AV:N/AC:L")
 
 
 def test_merged_severity_is_the_highest_member(tmp_path):
