@@ -413,6 +413,30 @@ def test_no_gates_locally_is_allowed_with_a_loud_warning(project):
     result.stdout.fnmatch_lines(["*WEAKENED RUN: --no-gates skips the gates*policy.toml*"])
 
 
+def test_gates_changed_is_refused_in_ci_and_recorded_locally(project, monkeypatch):
+    _guarded_project(project)
+    project.commit()
+    result = project.pytester.runpytest("--gates-changed=HEAD")
+    result.assert_outcomes(passed=1, skipped=1)  # nothing changed since HEAD: lint skips
+    result.stdout.fnmatch_lines(
+        [
+            "*WEAKENED RUN: --gates-changed checks only changed files for the gates the policy "
+            "requires (lint); the policy policy.toml requires them*"
+        ]
+    )
+    notes = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())["predicate"][
+        "run"
+    ]["notes"]
+    assert any(n.startswith("WEAKENED RUN: --gates-changed") for n in notes), notes
+    assert "FAILED: " in result.stdout.str()  # the required gate did not pass: no clean bundle
+    monkeypatch.setenv("CI", "true")
+    result = project.pytester.runpytest("--gates-changed=HEAD")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--gates-changed checks only changed files*policy.toml*refused in CI (CI is set)*"]
+    )
+
+
 def test_deselecting_a_required_gate_is_refused_in_ci(project, monkeypatch):
     _guarded_project(project)
     monkeypatch.setenv("CI", "1")
