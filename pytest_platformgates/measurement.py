@@ -292,6 +292,8 @@ class CoverageSession:
         self.named, self.node_ids = _named(config)
         self.workers: dict[str, Mapping[str, Any]] = {}
         self.lost: list[str] = []
+        self.judged = False  # the coverage item ran in this process
+        self.stopped_early = ""  # why the run stopped before the coverage item, if it did
 
     # -- collection -----------------------------------------------------------------
 
@@ -324,15 +326,25 @@ class CoverageSession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
         self.measurement.adopt()
-        result = yield
-        selected = any(w.get("selected") for w in self.workers.values())
-        if self.controller and selected and not (session.shouldstop or session.shouldfail):
+        try:
+            result = yield
+        finally:  # -x and --maxfail stop the loop by raising
+            if self.controller:
+                self.tally.selected = any(w.get("selected") for w in self.workers.values())
+            stop = session.shouldstop or session.shouldfail
+            # Stopped, the workers may not have reported yet: whether they selected the
+            # coverage item is unknown, so a stop is reported as not evaluated anyway.
+            maybe = self.tally.selected or (self.controller and not self.workers)
+            if stop and maybe and not self.judged and not self.worker:
+                self.stopped_early = stop if isinstance(stop, str) else "-x or --maxfail"
+        if self.controller and self.tally.selected and not stop:
             self._run_here(session)
         return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
         if isinstance(item, GateItem):
+            self.judged = self.judged or item.name == GATE
             if not self.stopped:
                 self.measurement.stop()
                 self.stopped = True
@@ -342,6 +354,14 @@ class CoverageSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when in ("teardown", "???") and not is_gate(report.nodeid):
             self.tally.finished.add(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        # A run stopped early never reaches the gate items: say so, rather than nothing.
+        if self.stopped_early:
+            terminalreporter.write_line(
+                f"coverage: not evaluated: partial run: the run stopped early "
+                f"({self.stopped_early}) before the coverage gate; no coverage verdict"
+            )
 
     def pytest_sessionfinish(self) -> None:
         if not self.worker:

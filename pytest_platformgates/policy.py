@@ -174,6 +174,9 @@ def resolve(source: Path, table: Mapping[str, Any]) -> Policy:
     provenance: dict[str, str] = {}
     for layer in layers:
         _merge(merged, layer.table, layer.name, provenance, "")
+        # waiver_policy merges key by key too (_waiver_rules); record who set each key.
+        for key in layer.waiver_policy:
+            provenance[f"waiver_policy.{key}"] = layer.name
     return Policy(source=source, layers=tuple(layers), raw=merged, provenance=provenance)
 
 
@@ -571,6 +574,14 @@ def _check(
                 f"{_show(guard.locked_value)} (guardrail {guard.key}: locked = true)"
             )
         if value is None:
+            if guard.maximum is not None and not isinstance(guard.maximum, str):
+                # An unset count (max_new_uncovered, max_days) means "no limit": above any
+                # ceiling, so leaving it unset must not step around the policy's cap.
+                raise ConfigError(
+                    f"{policy.layers[-1].name}: {key} is not set (no limit), above the ceiling "
+                    f"{_show(guard.maximum)} set by the policy {guard.source} (guardrail "
+                    f"{guard.key}: max); set it to at most {_show(guard.maximum)}"
+                )
             continue
         if guard.minimum is not None and _rank(value) < _rank(guard.minimum):
             raise ConfigError(

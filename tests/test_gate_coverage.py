@@ -127,7 +127,20 @@ def test_modules_no_test_imports_count_as_zero(project, source):
     assert properties(project)["gate.figure.files_never_imported"] == "2"
 
 
-def test_import_time_lines_imported_by_a_conftest_count(project):
+# The three ways a session is measured: pytest-cov installed but not asked to measure,
+# pytest-cov absent (-p no:pytest_cov is how pytest sees an uninstalled plugin), and
+# pytest-cov measuring (--cov): the same figures each time.
+MEASUREMENTS = [
+    pytest.param((), "platformgates", id="pytest-cov-idle"),
+    pytest.param(("-p", "no:pytest_cov"), "platformgates", id="without-pytest-cov"),
+    pytest.param(("--cov=pkg", "--cov-report="), "pytest-cov", id="with-pytest-cov"),
+]
+
+
+@pytest.mark.parametrize(("args", "measured_by"), MEASUREMENTS)
+def test_import_time_lines_imported_by_a_conftest_count(project, args, measured_by):
+    if measured_by == "pytest-cov":
+        pytest.importorskip("pytest_cov")
     write_project(project, {"line": 100})
     # conftest imports the whole module before any test runs; only mul's body is missed
     project.write("tests/conftest.py", "import pkg.calc  # noqa: F401\n")
@@ -137,8 +150,11 @@ def test_import_time_lines_imported_by_a_conftest_count(project):
         + "\n\ndef test_mul():\n    from pkg.calc import mul\n    assert mul(2, 3) == 6\n",
     )
     project.commit()
-    result = run(project)
+    result = run(project, *args, "--junitxml=junit.xml")
     result.assert_outcomes(passed=4)
+    props = properties(project)
+    assert props["gate.figure.measured_by"] == measured_by
+    assert props["gate.figure.statements_run"] == "10"  # RATE, NAME, LIMIT and the defs too
 
 
 @pytest.mark.parametrize(
@@ -169,6 +185,49 @@ def test_the_printed_figure_is_the_compared_figure_at_the_edge(project, run_line
         assert result.ret == 1
     else:
         assert result.ret == 0
+
+
+def edge_project(project, run_lines, total, precision):
+    """One module of ``total`` statements of which the first ``run_lines`` run at import."""
+    project.configure(
+        {"coverage": {"line": 80}},
+        extra=PYPROJECT_TAIL + f"\n[tool.coverage.report]\nprecision = {precision}\n",
+    )
+    body = "".join(f"    v{i} = {i}\n" for i in range(total - run_lines))
+    top = "".join(f"a{i} = {i}\n" for i in range(run_lines - 1))
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/edge.py", top + "\n\ndef never():\n" + (body or "    pass\n"))
+    project.write(
+        "tests/test_edge.py", "import pkg.edge  # noqa: F401\n\n\ndef test_it():\n    pass\n"
+    )
+    project.commit()
+
+
+@pytest.mark.parametrize(
+    ("precision", "shown", "needed", "args"),
+    [
+        (0, "79", "80", ()),
+        (2, "79.99", "80.00", ()),
+        (3, "79.996", "80.000", ()),
+        (0, "79", "80", ("--cov=pkg", "--cov-report=")),
+    ],
+)
+def test_79_996_percent_fails_80_and_says_so(project, precision, shown, needed, args):
+    # 19999 of 25000 is 79.996%: rounded it prints 80 (pytest-cov's "Total coverage: 80%"
+    # beside a failure, or a pass); truncated, the printed figure is the failing one.
+    if args:
+        pytest.importorskip("pytest_cov")
+    edge_project(project, 19999, 25000, precision)
+    result = run(project, *args, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [f"*line coverage {shown}% is below {needed}% (19999 of 25000 statements run)*"]
+    )
+    props = properties(project)
+    assert props["gate.verdict"] == "failed"
+    assert props["gate.figure.line_percent"] == shown
+    assert props["gate.figure.line_threshold"] == needed
 
 
 def test_branch_threshold_measures_branches_even_if_coverage_config_does_not(project):
@@ -389,15 +448,44 @@ def test_last_failed_rerun_is_partial(project):
     result.stdout.fnmatch_lines(["*not evaluated: partial run: --lf skipped 1 test file(s)*"])
 
 
-def test_stopping_early_never_reports_a_coverage_verdict(project):
+@pytest.mark.parametrize("stop", [("-x",), ("--maxfail=1",), ("-x", "-n", "2")])
+def test_stopping_early_never_reports_a_coverage_verdict(project, stop):
+    if "-n" in stop:
+        pytest.importorskip("xdist")
     write_project(project, {"line": 0})
     project.write("tests/test_fails.py", "def test_fails():\n    assert False\n")
     project.commit()
-    result = run(project, "-x", "--junitxml=junit.xml")
-    result.assert_outcomes(failed=1, passed=2)  # test_calc's two, then the failure stops it
-    assert result.ret == 1
+    result = run(project, *stop, "--junitxml=junit.xml")
+    if "-n" in stop:  # xdist stops its workers as an interrupt; they may not have run all
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+    else:
+        result.assert_outcomes(failed=1, passed=2)  # test_calc's two, then the failure
+        assert result.ret == 1
     root = ET.parse(project.path / "junit.xml").getroot()
     assert not [c for c in root.iter("testcase") if c.get("name") == "coverage"]
+    result.stdout.fnmatch_lines(
+        [
+            "coverage: not evaluated: partial run: the run stopped early (stopping after 1 "
+            "failures) before the coverage gate; no coverage verdict"
+        ]
+    )
+    predicate = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())[
+        "predicate"
+    ]
+    assert predicate["verdicts"]["coverage"] == "not run"
+    assert predicate["verdict"] == "failed"
+    assert any(
+        n.startswith("not evaluated: partial run: the run stopped early")
+        and n.endswith("gates not run: coverage")
+        for n in predicate["run"]["notes"]
+    ), predicate["run"]["notes"]
+
+
+def test_a_whole_run_says_nothing_about_stopping(project):
+    write_project(project, {"line": 0})
+    result = run(project, "-x")
+    result.assert_outcomes(passed=3)
+    assert "stopped early" not in result.stdout.str()
 
 
 def test_gates_only_is_not_evaluated(project):
@@ -473,6 +561,37 @@ def test_pytest_cov_data_is_used_when_pytest_cov_measures(project):
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*line coverage 80% is below 90% (8 of 10 statements run)*"])
     assert properties(project)["gate.figure.measured_by"] == "pytest-cov"
+
+
+def test_pytest_cov_branch_data_and_its_absence(project):
+    pytest.importorskip("pytest_cov")
+    project.configure({"coverage": {"line": 50, "branch": 80}}, extra=PYPROJECT_TAIL)
+    project.write("pkg/__init__.py", "")
+    project.write(
+        "pkg/sign.py",
+        "def sign(x):\n    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n"
+        "    return 0\n",
+    )
+    project.write(
+        "tests/test_sign.py",
+        "from pkg.sign import sign\n\n\ndef test_positive():\n    assert sign(5) == 1\n",
+    )
+    project.commit()
+    result = run(project, "--cov=pkg", "--cov-branch", "--cov-report=")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*branch coverage 25% is below 80% (1 of 4 branches taken)*"])
+    # pytest-cov measuring lines only: the branch threshold cannot be judged, never passed
+    result = run(project, "--cov=pkg", "--cov-report=")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*branch = 80 is required, but branch coverage was not measured*"])
+
+
+def test_pytest_cov_partial_run_is_not_evaluated(project):
+    pytest.importorskip("pytest_cov")
+    write_project(project, {"line": 90})
+    result = run(project, "--cov=pkg", "--cov-report=", "-k", "test_add or coverage")
+    result.assert_outcomes(passed=1, skipped=1, deselected=1)
+    result.stdout.fnmatch_lines(["*not evaluated: partial run: 1 test(s) deselected*"])
 
 
 def test_pytest_cov_under_xdist(project):

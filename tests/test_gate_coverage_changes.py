@@ -193,6 +193,57 @@ def test_one_unrun_line_cannot_hide_in_an_average(project):
     result.assert_outcomes(passed=3)
 
 
+def test_a_changed_file_coverage_never_measured_fails_whatever_the_average(project):
+    # 4 of 6 new lines of calc.py run; with fresh.py's 2 never-imported lines, 4 of 8 (50%)
+    # meets new_code = 50, yet a changed file no test imported fails the new-code check.
+    feature_branch(project, {"new_code": 50})
+    project.write("pkg/fresh.py", "def fresh():\n    return 1\n")
+    project.commit("add fresh")
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pkg/fresh.py:1 *high*new_code_never_measured*2 new line(s) not run (the tests "
+            "never imported this file): 1-2*",
+        ]
+    )
+    out = result.stdout.str()
+    assert "new-code coverage since main 50% is below" not in out  # the average is met
+    assert "1 changed file(s) never measured" in out
+    props = properties(project)
+    assert props["gate.figure.new_code_percent"] == "50"
+    assert props["gate.figure.new_files_never_measured"] == "1"
+    # the same file imported by a test: the average decides again
+    project.write(
+        "tests/test_fresh.py",
+        "from pkg.fresh import fresh\n\n\ndef test_fresh():\n    assert fresh() == 1\n",
+    )
+    project.commit("test fresh")
+    run(project).assert_outcomes(passed=4)
+
+
+def test_a_one_line_diff_is_judged_not_skipped(project):
+    project.configure(
+        {"coverage": {"line": 0, "base": "main", "new_code": 80}}, extra=PYPROJECT_TAIL
+    )
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/calc.py", CALC + "\n\ndef neg(a):\n    return a\n")
+    project.write("tests/test_calc.py", TESTS)
+    project.commit("base")
+    project.git("checkout", "-q", "-b", "fix")
+    project.write("pkg/calc.py", CALC + "\n\ndef neg(a):\n    return -a\n")  # one line
+    project.commit("fix: negate")
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*new-code coverage since main 0% is below 80% (0 of 1 changed executable lines run)*",
+            "*pkg/calc.py:6 *new_code_not_run*1 new line(s) not run: 6*",
+        ]
+    )
+    assert properties(project)["gate.figure.new_lines"] == "1"
+
+
 def test_a_base_git_does_not_know_is_an_error(project):
     project.configure({"coverage": {"line": 0, "new_code": 80}}, extra=PYPROJECT_TAIL)
     project.write("pkg/__init__.py", "")

@@ -108,6 +108,24 @@ def test_policy_command_prints_each_key_its_value_and_its_file(tmp_path, gates, 
     assert "required gates: lint, secrets" in out
 
 
+def test_policy_command_names_the_file_that_set_each_waiver_rule(tmp_path, gates, capsys):
+    load(
+        tmp_path,
+        gates,
+        'extends = ["base.toml"]\n[tool.platformgates.waiver_policy]\nmax_days = 30\n',
+        base_toml="[waiver_policy]\nmax_days = 90\nrequire_approver = true\n",
+    )
+    assert cli.main(["policy", "--project", str(tmp_path)]) == 0
+    rows = {
+        line.split()[0]: line.split()[-1]
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip().startswith("waiver_policy.")
+    }
+    assert rows["waiver_policy.max_days"] == "pyproject.toml"
+    assert rows["waiver_policy.require_approver"] == "base.toml"
+    assert rows["waiver_policy.stale"] == "default"
+
+
 def test_a_policy_from_an_installed_package(tmp_path, gates, monkeypatch):
     pkg = tmp_path / "site" / "acme_policy"
     _write(
@@ -198,9 +216,15 @@ def test_a_diamond_merges_the_shared_base_once(tmp_path, gates):
     [
         (
             "[tool.platformgates.gates.coverage]\nline = 70\n",
-            ["pyproject.toml: gates.coverage.line = 70 is below the floor 80", "base.toml"],
+            [
+                "gates.coverage.line = 70 is below the floor 80",
+                "guardrail gates.coverage.line: min",
+            ],
         ),
-        ('fail_on = "critical"\n', ["fail_on = 'critical' is above the ceiling 'high'"]),
+        (
+            'fail_on = "critical"\n',
+            ["fail_on = 'critical' is above the ceiling 'high'", "guardrail fail_on: max"],
+        ),
         (
             '[tool.platformgates.gates.sast]\nfail_on = "critical"\n',
             ["gates.sast.fail_on = 'critical' is above the ceiling 'high'", "guardrail fail_on"],
@@ -211,12 +235,89 @@ def test_a_diamond_merges_the_shared_base_once(tmp_path, gates):
         ),
         (
             "[tool.platformgates.gates.lint]\nenabled = false\n",
-            ["requires gate 'lint'", "cannot be disabled"],
+            ["gates.lint.enabled = false", "requires gate 'lint'", "cannot be disabled"],
+        ),
+        (
+            "[tool.platformgates.gates.lint]\npresets = []\n",
+            ["gates.lint.presets = [], but the policy base.toml locks it at ['no-debug']"],
+        ),
+        (
+            "[tool.platformgates.gates.coverage]\nmax_new_uncovered = 10\n",
+            ["gates.coverage.max_new_uncovered = 10 is above the ceiling 3"],
+        ),
+        (
+            "[tool.platformgates.waiver_policy]\nmax_days = 400\n",
+            ["waiver_policy.max_days = 400 is above the ceiling 90"],
+        ),
+        (
+            "[tool.platformgates.waiver_policy]\nallow_critical = true\n",
+            ["waiver_policy.allow_critical = true, but the policy base.toml locks it at false"],
         ),
     ],
 )
 def test_every_guardrail_violation_names_file_key_and_limit(tmp_path, gates, project, needles):
-    refused(tmp_path, gates, 'extends = ["base.toml"]\n' + project, *needles, base_toml=BASE)
+    base = BASE.replace("line = 80\n", "line = 80\nmax_new_uncovered = 2\n") + (
+        '"gates.lint.presets" = { locked = true }\n'
+        '"gates.coverage.max_new_uncovered" = { max = 3 }\n'
+        '"waiver_policy.max_days" = { max = 90 }\n'
+        '"waiver_policy.allow_critical" = { locked = true }\n'
+        "[waiver_policy]\nmax_days = 90\n"
+    )
+    message = refused(
+        tmp_path, gates, 'extends = ["base.toml"]\n' + project, *needles, base_toml=base
+    )
+    # the file that set the value, the policy that guards it, and the guardrail's key
+    assert message.startswith("pyproject.toml: "), message
+    assert "policy base.toml" in message and "(guardrail " in message, message
+
+
+def test_leaving_a_capped_count_unset_is_not_unlimited(tmp_path, gates):
+    # max_new_uncovered and max_days unset mean "no limit": above any ceiling
+    for key, guard in [
+        ("gates.coverage.max_new_uncovered", "3"),
+        ("waiver_policy.max_days", "90"),
+    ]:
+        refused(
+            tmp_path,
+            gates,
+            'extends = ["base.toml"]\n',
+            f"pyproject.toml: {key} is not set (no limit), above the ceiling {guard} set by "
+            f"the policy base.toml (guardrail {key}: max); set it to at most {guard}",
+            base_toml=f'[guardrails]\n"{key}" = {{ max = {guard} }}\n',
+        )
+    settings = load(
+        tmp_path,
+        gates,
+        'extends = ["base.toml"]\n[tool.platformgates.waiver_policy]\nmax_days = 30\n',
+        base_toml='[guardrails]\n"waiver_policy.max_days" = { max = 90 }\n',
+    )
+    assert settings.policy.rules.get("max_days") == 30
+
+
+def test_a_violation_deep_in_a_chain_of_three_names_the_layer_that_set_it(tmp_path, gates):
+    files = {
+        "org_toml": BASE,
+        "team_toml": 'extends = ["org.toml"]\n[waiver_policy]\nstale = "fail"\n',
+    }
+    # the middle policy loosens what the first guards
+    refused(
+        tmp_path,
+        gates,
+        'extends = ["team.toml"]\n',
+        "team.toml: gates.secrets.enabled = false, but the policy org.toml locks it at true "
+        "(guardrail gates.secrets.enabled: locked = true)",
+        org_toml=BASE,
+        team_toml='extends = ["org.toml"]\n[gates.secrets]\nenabled = false\n',
+    )
+    # the project, at the end of the chain, loosens it
+    refused(
+        tmp_path,
+        gates,
+        'extends = ["team.toml"]\nfail_on = "critical"\n',
+        "pyproject.toml: fail_on = 'critical' is above the ceiling 'high' set by the policy "
+        "org.toml (guardrail fail_on: max)",
+        **files,
+    )
 
 
 def test_tightening_within_the_guardrails_is_allowed(tmp_path, gates):
@@ -310,6 +411,30 @@ def test_no_gates_locally_is_allowed_with_a_loud_warning(project):
     result = project.pytester.runpytest("--no-gates")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*WEAKENED RUN: --no-gates skips the gates*policy.toml*"])
+
+
+def test_gates_changed_is_refused_in_ci_and_recorded_locally(project, monkeypatch):
+    _guarded_project(project)
+    project.commit()
+    result = project.pytester.runpytest("--gates-changed=HEAD")
+    result.assert_outcomes(passed=1, skipped=1)  # nothing changed since HEAD: lint skips
+    result.stdout.fnmatch_lines(
+        [
+            "*WEAKENED RUN: --gates-changed checks only changed files for the gates the policy "
+            "requires (lint); the policy policy.toml requires them*"
+        ]
+    )
+    notes = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())["predicate"][
+        "run"
+    ]["notes"]
+    assert any(n.startswith("WEAKENED RUN: --gates-changed") for n in notes), notes
+    assert "FAILED: " in result.stdout.str()  # the required gate did not pass: no clean bundle
+    monkeypatch.setenv("CI", "true")
+    result = project.pytester.runpytest("--gates-changed=HEAD")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--gates-changed checks only changed files*policy.toml*refused in CI (CI is set)*"]
+    )
 
 
 def test_deselecting_a_required_gate_is_refused_in_ci(project, monkeypatch):

@@ -1,7 +1,8 @@
 """Fuzzed policy, guardrail and waiver input: a valid policy or a ConfigError, never a crash.
 
 And never a silently weaker gate: whatever the project writes, a successful load keeps
-the fixed policy's guardrails (fail_on at most high everywhere, the lint gate on).
+the fixed policy's guardrails (fail_on at most high everywhere, the lint gate on, line
+coverage at least 80, at most 5 unrun new lines, waivers living at most 90 days).
 """
 
 from __future__ import annotations
@@ -21,7 +22,19 @@ from pytest_platformgates.model import Analysis, Finding, Severity
 
 GATES = collect_gates(create_plugin_manager(), {})
 
-FIXED = '[guardrails]\n"fail_on" = { max = "high" }\n"gates.lint" = { required = true }\n'
+FIXED = """\
+[gates.coverage]
+line = 80
+max_new_uncovered = 5
+[waiver_policy]
+max_days = 90
+[guardrails]
+"fail_on" = { max = "high" }
+"gates.lint" = { required = true }
+"gates.coverage.line" = { min = 80 }
+"gates.coverage.max_new_uncovered" = { max = 5 }
+"waiver_policy.max_days" = { max = 90 }
+"""
 
 KEYS = st.sampled_from(
     [
@@ -57,6 +70,9 @@ KEYS = st.sampled_from(
         "gates.lint",
         "gates.lint.fail_on",
         "gates.coverage.line",
+        "coverage",
+        "line",
+        "max_new_uncovered",
     ]
 )
 SCALARS = st.one_of(
@@ -87,6 +103,14 @@ GATE_TABLE = st.fixed_dictionaries(
         "format": st.booleans(),
     },
 )
+COVERAGE_TABLE = st.fixed_dictionaries(
+    {},
+    optional={
+        "line": st.one_of(st.integers(-1, 101), st.floats(0, 100), MAYBE),
+        "max_new_uncovered": st.one_of(st.integers(-1, 10), MAYBE),
+        "enabled": st.booleans(),
+    },
+)
 GUARD = st.fixed_dictionaries(
     {},
     optional={
@@ -106,6 +130,8 @@ GUARD_KEYS = st.sampled_from(
         "max_file_size",
         "waiver_policy.max_days",
         "waiver_policy.allow_critical",
+        "gates.coverage.line",
+        "gates.coverage.max_new_uncovered",
         "paths",
     ]
 )
@@ -136,7 +162,10 @@ STRUCTURED = st.fixed_dictionaries(
     optional={
         "fail_on": st.one_of(SEVERITY, MAYBE),
         "gates": st.one_of(
-            st.fixed_dictionaries({}, optional={"lint": GATE_TABLE, "sast": GATE_TABLE}), VALUES
+            st.fixed_dictionaries(
+                {}, optional={"lint": GATE_TABLE, "sast": GATE_TABLE, "coverage": COVERAGE_TABLE}
+            ),
+            VALUES,
         ),
         "guardrails": st.dictionaries(GUARD_KEYS, st.one_of(GUARD, MAYBE), max_size=3),
         "waivers": st.lists(WAIVER, max_size=3),
@@ -177,6 +206,11 @@ def _check_invariants(settings) -> None:
     for gate in settings.gates.values():
         assert gate.fail_on <= Severity.HIGH
     assert settings.fail_on <= Severity.HIGH
+    coverage = settings.gates["coverage"]
+    assert coverage["line"] >= 80
+    assert coverage["max_new_uncovered"] is not None and coverage["max_new_uncovered"] <= 5
+    max_days = settings.policy.rules.get("max_days")
+    assert max_days is not None and max_days <= 90
     json.dumps(settings.effective())  # the evidence can always record it
     assert len(settings.digest) == 64
 

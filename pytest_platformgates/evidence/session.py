@@ -64,6 +64,7 @@ class EvidenceSession:
         self.started = _now()
         self.git: Any = None
         self.outcome = ""
+        self.stopped_early = ""
         # Read defensively: the option is the core's, and a plugin test may build Settings.
         self.key_spec = str(settings.values.get("signing_key", f"env:{dsse.KEY_VARIABLE}"))
         try:
@@ -98,6 +99,9 @@ class EvidenceSession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from . import bundle
 
+        stop = session.shouldstop or session.shouldfail
+        if stop:
+            self.stopped_early = stop if isinstance(stop, str) else "-x or --maxfail"
         try:
             self.outcome = self._publish(int(session.exitstatus))
         except (bundle.EvidenceError, OSError, ValueError) as exc:
@@ -146,6 +150,13 @@ class EvidenceSession:
             notes.append(git.problem)
         # Weakening command-line choices the policy allowed only locally (policy.py).
         notes += getattr(self.settings.policy, "overrides", None) or []
+        ran = {r.gate for r in self.results}
+        not_run = sorted(n for n, g in self.settings.gates.items() if g.enabled and n not in ran)
+        if self.stopped_early and not_run:
+            notes.append(
+                f"not evaluated: partial run: the run stopped early ({self.stopped_early}); "
+                f"gates not run: {', '.join(not_run)}"
+            )
         facts = provenance.RunFacts(
             git=git,
             identity=provenance.ci_identity(),

@@ -549,16 +549,33 @@ class Judgement:
                 )
             )
         for f, uncovered in per_file:
-            never = " (the tests never imported this file)" if not f.measured else ""
+            if f.measured:
+                self.findings.append(
+                    self._finding(
+                        "new_code_not_run",
+                        f.path,
+                        min(uncovered),
+                        f"{len(uncovered)} new line(s) not run: {ranges(uncovered)}",
+                        severity=self.severity if failed else Severity.LOW,
+                    )
+                )
+                continue
+            # A changed file coverage never saw fails on its own, whatever the average:
+            # diff-cover's blind spot is a new module no test imports.
             self.findings.append(
                 self._finding(
-                    "new_code_not_run" if f.measured else "new_code_never_measured",
+                    "new_code_never_measured",
                     f.path,
                     min(uncovered),
-                    f"{len(uncovered)} new line(s) not run{never}: {ranges(uncovered)}",
-                    severity=self.severity if failed else Severity.LOW,
+                    f"{len(uncovered)} new line(s) not run (the tests never imported this "
+                    f"file): {ranges(uncovered)}",
+                    hint="import and test it, or leave it out with `omit`",
                 )
             )
+        never = sum(1 for f, _ in per_file if not f.measured)
+        self.figures["new_files_never_measured"] = never
+        if never:
+            self.summary.append(f"{never} changed file(s) never measured")
 
     def _note_outside(self, changes: Changes, by_path: Mapping[str, FileCoverage]) -> None:
         outside = [p for p in changes.lines if p.endswith(".py") and p not in by_path]
