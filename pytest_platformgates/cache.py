@@ -20,7 +20,7 @@ from typing import Any
 
 from .model import Finding
 
-FORMAT = 2
+FORMAT = 3
 # Not a gate's document: gates are named like identifiers, never with a dot.
 TIMINGS = "timings.d.json"
 DECAY = 0.8
@@ -100,12 +100,10 @@ class ResultCache:
         except OSError as exc:
             return {}, f"result cache {path} unreadable ({exc.strerror}); discarded"
         try:
-            doc = json.loads(raw)
-            if doc.get("format") != FORMAT or doc.get("version") != self.owner_version:
+            header, body = split_checked(raw)
+            if header.get("format") != FORMAT or header.get("version") != self.owner_version:
                 return {}, None  # another version's cache: silently rebuilt, not an error
-            entries = doc["entries"]
-            if doc["checksum"] != _checksum(entries):
-                raise ValueError("checksum mismatch")
+            entries = verified_body(header, body)
             parsed = {str(key): FileResult.from_dict(entry) for key, entry in entries.items()}
         except Exception as exc:  # any corruption at all: never trust the document
             return {}, f"result cache {path} is corrupt ({type(exc).__name__}: {exc}); discarded"
@@ -118,23 +116,43 @@ class ResultCache:
             kept, _ = self.load(gate)
             entries = {**kept, **entries}
         plain = {key: entry.to_dict() for key, entry in entries.items()}
-        doc = {
-            "format": FORMAT,
-            "version": self.owner_version,
-            "checksum": _checksum(plain),
-            "entries": plain,
-        }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(self._path(gate), json.dumps(doc, sort_keys=True).encode())
+            write_checked(
+                self._path(gate), {"format": FORMAT, "version": self.owner_version}, plain
+            )
         except OSError as exc:
             return f"result cache not written ({exc.strerror}); the next run starts cold"
         return None
 
 
-def _checksum(entries: Any) -> str:
-    canonical = json.dumps(entries, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def write_checked(path: Path, header: Mapping[str, Any], body: Any) -> None:
+    """Write a header line (with the body's checksum) and the JSON body, atomically.
+
+    The checksum covers the body's bytes as written, so reading verifies them with one
+    hash instead of encoding the whole document again.
+    """
+    body_bytes = json.dumps(body, sort_keys=True, separators=(",", ":")).encode(
+        "utf-8", "surrogateescape"
+    )
+    head = {**header, "checksum": hashlib.sha256(body_bytes).hexdigest()}
+    write_atomic(path, json.dumps(head, sort_keys=True).encode() + b"\n" + body_bytes)
+
+
+def split_checked(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """The header and the unverified body bytes of a :func:`write_checked` document."""
+    head, newline, body = raw.partition(b"\n")
+    header = json.loads(head)
+    if not newline or not isinstance(header, dict):
+        raise ValueError("not a header line and a body")
+    return header, body
+
+
+def verified_body(header: Mapping[str, Any], body: bytes) -> Any:
+    """The parsed body, once its bytes match the header's checksum; ValueError if not."""
+    if hashlib.sha256(body).hexdigest() != header.get("checksum"):
+        raise ValueError("checksum mismatch")
+    return json.loads(body)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -14,7 +14,6 @@ import contextlib
 import enum
 import errno
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .cache import write_atomic
+from .cache import split_checked, verified_body, write_checked
 
 SNIFF_BYTES = 8192
 #: A file modified this close to the previous scan may have changed again within the
@@ -174,15 +173,10 @@ class StatCache:
 
     def load(self) -> dict[str, _Seen]:
         try:
-            doc = json.loads(self.path.read_bytes())
-            if doc["format"] != self.FORMAT:
+            header, body = split_checked(self.path.read_bytes())
+            if header["format"] != self.FORMAT:
                 return {}
-            entries = doc["entries"]
-            if (
-                doc["checksum"]
-                != hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
-            ):
-                return {}
+            entries = verified_body(header, body)
             return {
                 rel: _Seen(
                     tuple(int(x) for x in e["stamp"]),
@@ -209,14 +203,9 @@ class StatCache:
             }
             for rel, s in seen.items()
         }
-        doc = {
-            "format": self.FORMAT,
-            "checksum": hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest(),
-            "entries": entries,
-        }
         with contextlib.suppress(OSError):  # a cache not written costs the next run time only
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(doc, sort_keys=True).encode())
+            write_checked(self.path, {"format": self.FORMAT}, entries)
 
 
 class InventoryError(Exception):

@@ -37,7 +37,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .cache import write_atomic
+from .cache import split_checked, verified_body, write_checked
 from .model import Severity
 
 try:  # PyYAML comes with bandit; imported once, here, because re-imports of its C loader break
@@ -734,13 +734,10 @@ def _read_cache(cache_file: Path, digest: str, location: str) -> tuple[Database 
     except OSError as exc:
         return None, f"advisory index cache {cache_file} unreadable ({exc.strerror}); rebuilt"
     try:
-        head, _, body_bytes = raw.partition(b"\n")
-        header = json.loads(head)
+        header, body_bytes = split_checked(raw)
         if header.get("format") != INDEX_FORMAT or header.get("digest") != digest:
             return None, ""  # the database changed: rebuild quietly
-        if hashlib.sha256(body_bytes).hexdigest() != header["checksum"]:
-            raise ValueError("checksum mismatch")
-        body = json.loads(body_bytes)
+        body = verified_body(header, body_bytes)
         db = Database(
             location=location,
             digest=digest,
@@ -764,15 +761,9 @@ def _write_cache(cache_file: Path, db: Database) -> str:
         "newest_modified": db.newest_modified,
         "by_name": {n: [a.to_json() for a in advs] for n, advs in sorted(db.by_name.items())},
     }
-    body_bytes = json.dumps(body, separators=(",", ":")).encode()
-    header = {
-        "format": INDEX_FORMAT,
-        "digest": db.digest,
-        "checksum": hashlib.sha256(body_bytes).hexdigest(),
-    }
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cache_file, json.dumps(header).encode() + b"\n" + body_bytes)
+        write_checked(cache_file, {"format": INDEX_FORMAT, "digest": db.digest}, body)
     except OSError as exc:
         return f"advisory index cache not written ({exc.strerror}); the next run parses again"
     return ""

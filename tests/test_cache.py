@@ -25,6 +25,16 @@ def _run(project, *args):
     return result, gate_properties(project.path / "junit.xml", "counting")
 
 
+def _rewritten(text: str, entries) -> str:
+    """The document with other entries and a checksum that matches them: right hash, wrong shape."""
+    import hashlib
+
+    head = json.loads(text.partition("\n")[0])
+    body = json.dumps(entries)
+    head["checksum"] = hashlib.sha256(body.encode()).hexdigest()
+    return json.dumps(head) + "\n" + body
+
+
 def _cache_file(project):
     return project.path / ".pytest_cache" / "d" / "platformgates" / "counting.json"
 
@@ -79,7 +89,7 @@ def test_a_tool_version_change_invalidates(counted, monkeypatch):
         lambda text: "{not json",
         lambda text: text[: len(text) // 2],
         lambda text: text.replace("forbidden word", "forbidden w0rd"),
-        lambda text: json.dumps({**json.loads(text), "entries": {"k": [{"gate": 1}]}}),
+        lambda text: _rewritten(text, {"k": [{"gate": 1}]}),
         lambda text: "",
     ],
     ids=["garbage", "truncated", "tampered", "wrong-shape", "empty"],
@@ -100,9 +110,8 @@ def test_a_corrupt_cache_is_discarded_with_a_note(counted, damage):
 def test_a_cache_from_another_version_is_rebuilt_quietly(counted):
     _run(counted)
     path = _cache_file(counted)
-    doc = json.loads(path.read_text())
-    doc["version"] = "0.0.0-other"
-    path.write_text(json.dumps(doc))
+    head, _, body = path.read_text().partition("\n")
+    path.write_text(json.dumps({**json.loads(head), "version": "0.0.0-other"}) + "\n" + body)
     result, props = _run(counted)
     assert props["gate.figure.files_analysed"] == "3"
     assert "discarded" not in result.stdout.str()

@@ -273,9 +273,9 @@ def test_a_tampered_stat_cache_entry_is_not_trusted(stat_project, tmp_path):
     stats = StatCache(tmp_path / "stats.json")
     Inventory.scan(project.path, stats=stats)
     _shift_trust(stats, -10)
-    doc = json.loads((tmp_path / "stats.json").read_text())
-    doc["entries"]["a.py"]["sha256"] = "0" * 64  # without fixing the checksum
-    (tmp_path / "stats.json").write_text(json.dumps(doc))
+    head, entries = _read_doc(tmp_path / "stats.json")
+    entries["a.py"]["sha256"] = "0" * 64  # without fixing the checksum
+    _write_doc(tmp_path / "stats.json", head, entries, fix_checksum=False)
     again = Inventory.scan(project.path, stats=stats)
     assert again.by_path["a.py"].sha256 == _sha("A = 1\n")
 
@@ -300,13 +300,22 @@ def test_a_warm_gate_run_does_not_read_unchanged_files(project):
 
 def _shift_trust(stats: StatCache, seconds: float) -> None:
     """Make the recorded scan look ``seconds`` older (negative: the scan ran later)."""
-    doc = json.loads(stats.path.read_text())
-    for entry in doc["entries"].values():
+    head, entries = _read_doc(stats.path)
+    for entry in entries.values():
         entry["trusted_before"] -= int(seconds * 1e9)
-    doc["checksum"] = hashlib.sha256(
-        json.dumps(doc["entries"], sort_keys=True).encode()
-    ).hexdigest()
-    stats.path.write_text(json.dumps(doc))
+    _write_doc(stats.path, head, entries, fix_checksum=True)
+
+
+def _read_doc(path: Path):
+    head, _, body = path.read_text().partition("\n")
+    return json.loads(head), json.loads(body)
+
+
+def _write_doc(path: Path, head, entries, *, fix_checksum: bool) -> None:
+    body = json.dumps(entries)
+    if fix_checksum:
+        head = {**head, "checksum": hashlib.sha256(body.encode()).hexdigest()}
+    path.write_text(json.dumps(head) + "\n" + body)
 
 
 def _sha(text: str) -> str:
