@@ -68,6 +68,8 @@ class Inventory:
     source: str
     problems: tuple[str, ...] = ()
     excluded: int = 0
+    #: ``paths`` entries that match no file git lists: usually a typo, named in reports
+    unmatched: tuple[str, ...] = ()
 
     @cached_property
     def by_path(self) -> dict[str, InventoryFile]:
@@ -118,7 +120,11 @@ class Inventory:
             entry = _inspect(root, rel, max_file_size)
             if entry is not None:
                 files.append(entry)
-        return cls(root=root, files=tuple(files), source=source, excluded=excluded)
+        matchers = {p: re.compile(glob_to_regex(p, root_relative=True)) for p in paths}
+        unmatched = tuple(p for p, rx in matchers.items() if not any(map(rx.match, listed)))
+        return cls(
+            root=root, files=tuple(files), source=source, excluded=excluded, unmatched=unmatched
+        )
 
 
 class InventoryError(Exception):
