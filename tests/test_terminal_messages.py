@@ -147,3 +147,13 @@ def test_a_missing_extends_file_says_how_paths_and_packages_are_written(project,
     err = capsys.readouterr().err
     assert "extends '../policy/servce.toml': no such file" in err
     assert "relative to the file that extends it" in err and "pkg:PACKAGE/FILE.toml" in err
+
+
+def test_verify_outside_a_git_checkout_says_how_to_name_the_commit(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").write_text("[tool.platformgates]\n")
+    (tmp_path / "gate-evidence").mkdir()
+    assert main(["verify", str(tmp_path / "gate-evidence"), "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read HEAD in {tmp_path}" in err
+    assert "run verify in the git checkout the bundle was made from" in err
+    assert "--commit SHA" in err
