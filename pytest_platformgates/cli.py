@@ -82,7 +82,7 @@ def _gates(project: Path, markdown: bool = False) -> int:
     raw = dict(policy.resolve(source, read_table(source) or {}).raw)  # plugins of the bases too
     pm = create_plugin_manager(plugin_modules(raw, source), project)
     if markdown:
-        print(reference_markdown(collect_gates(pm, raw)), end="")
+        print(reference_markdown(pm, raw), end="")
         return 0
     print("global keys of [tool.platformgates]:")
     for option in GLOBAL:

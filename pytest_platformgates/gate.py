@@ -209,11 +209,18 @@ class FileGate(Gate):
             return Analysis(problems=inventory.problems)
         selected = [f for f in inventory.files if self.selects(f)]
         if not selected:
+            unmatched = ""
+            if inventory.unmatched:
+                shown = ", ".join(repr(p) for p in inventory.unmatched)
+                unmatched = (
+                    f" `paths` entries that match no file: {shown} (paths are relative to "
+                    f"the project root, {inventory.root})."
+                )
             return Analysis(
                 problems=(
                     f"no files to check: none of the {len(inventory.files)} files in scope "
-                    f"match {', '.join(self.patterns)}. Check `paths`/`exclude`, or set "
-                    f"`enabled = false` for this gate if the project has none.",
+                    f"match {', '.join(self.patterns)}.{unmatched} Check `paths`/`exclude`, "
+                    "or set `enabled = false` for this gate if the project has none.",
                 )
             )
         readable = [f for f in selected if f.status is FileStatus.TEXT]

@@ -75,6 +75,8 @@ class Inventory:
     source: str
     problems: tuple[str, ...] = ()
     excluded: int = 0
+    #: ``paths`` entries that match no file git lists: usually a typo, named in reports
+    unmatched: tuple[str, ...] = ()
 
     @cached_property
     def by_path(self) -> dict[str, InventoryFile]:
@@ -134,7 +136,11 @@ class Inventory:
         # A narrowed scan saw only some files: saving would forget the others.
         if stats is not None and only is None and seen != known:
             stats.save(seen, started)
-        return cls(root=root, files=tuple(files), source=source, excluded=excluded)
+        matchers = {p: re.compile(glob_to_regex(p, root_relative=True)) for p in paths}
+        unmatched = tuple(p for p, rx in matchers.items() if not any(map(rx.match, listed)))
+        return cls(
+            root=root, files=tuple(files), source=source, excluded=excluded, unmatched=unmatched
+        )
 
 
 @dataclass(frozen=True)

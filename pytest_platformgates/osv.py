@@ -497,7 +497,11 @@ def load(path: Path, cache_dir: Path | None = None) -> tuple[Database, list[str]
     """Load and index the database at ``path``; also return notes (cache trouble)."""
     notes: list[str] = []
     if not path.exists():
-        raise DatabaseError(f"the advisory database {path} does not exist")
+        raise DatabaseError(
+            f"the advisory database {path} does not exist",
+            "point `database` at a directory of OSV JSON/YAML records or at OSV's "
+            "per-ecosystem zip (relative to the project root), or remove it to query OSV online",
+        )
     stamp = _stamp(path)
     digest = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
     cache_file = None

@@ -344,7 +344,11 @@ def _fetch(ref: str, base: str, root: Path, parent: str) -> tuple[str, str, byte
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{parent}: extends {ref!r}: no such file {path}") from None
+        raise ConfigError(
+            f"{parent}: extends {ref!r}: no such file {path}; a path is relative to the "
+            "file that extends it, and a policy package installed in this environment is "
+            "named pkg:PACKAGE/FILE.toml"
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"{parent}: extends {ref!r}: cannot read {path}: {exc.strerror}"

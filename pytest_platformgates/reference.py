@@ -7,9 +7,12 @@ compares the two, so the documentation cannot drift from the code.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pluggy
 
 from .config import GATE_COMMON, GLOBAL, Option
-from .gate import Gate
+from .manager import collect_gates
 
 HEADER = """\
 # Option reference
@@ -19,12 +22,42 @@ validated against; do not edit by hand. Every gate table also takes the common k
 """
 
 
-def reference_markdown(gates: Mapping[str, Gate]) -> str:
+#: Tables that bring the gates existing only on request into being, so that their
+#: schemas are documented too: the commits gate, and one declared gate of each kind.
+ON_REQUEST: dict[str, dict[str, Any]] = {
+    "commits": {},
+    "NAME_sarif": {"kind": "sarif"},
+    "NAME_command": {"kind": "command"},
+}
+DECLARED_PAGE = "gates/external.md"
+
+
+def reference_markdown(pm: pluggy.PluginManager, table: Mapping[str, Any]) -> str:
+    """The reference for the gates ``table`` yields, then those that exist only on request."""
+    gates = collect_gates(pm, table)
+    probe = {**table, "gates": {**ON_REQUEST, **(table.get("gates") or {})}}
+    found = collect_gates(pm, probe)
+    on_request = {n: found[n] for n in ON_REQUEST if n in found and n not in gates}
     parts = [HEADER, "## `[tool.platformgates]`\n", _table(GLOBAL)]
     parts += ["## Every gate table\n", _table(GATE_COMMON)]
     for name, gate in sorted(gates.items()):
         parts.append(f"## `[tool.platformgates.gates.{name}]`\n")
         parts.append(f"{gate.description}. See [the {name} gate](gates/{name}.md).\n")
+        parts.append(_table(gate.options) if gate.options else "No options of its own.\n")
+    for name, gate in on_request.items():
+        kind = ON_REQUEST.get(name, {}).get("kind")
+        if kind:
+            parts.append(f'## `[tool.platformgates.gates.NAME]` with `kind = "{kind}"`\n')
+            parts.append(
+                f"A gate declared in configuration, named by its table. "
+                f"See [{kind} gates]({DECLARED_PAGE}#kind-{kind}).\n"
+            )
+        else:
+            parts.append(f"## `[tool.platformgates.gates.{name}]`\n")
+            parts.append(
+                f"{gate.description}. Exists only when this table is present. "
+                f"See [the {name} gate](gates/{name}.md).\n"
+            )
         parts.append(_table(gate.options) if gate.options else "No options of its own.\n")
     return "\n".join(parts)
 

@@ -174,8 +174,9 @@ def passed_gate_lines(results: Sequence[GateResult], verbose: int) -> list[str]:
 class _Progress:
     """Writes 'still running' lines while one gate item waits for its gate."""
 
-    def __init__(self, reporter: Any, capture: Any, nodeid: str, gate: str) -> None:
+    def __init__(self, reporter: Any, capture: Any, writer: Any, nodeid: str, gate: str) -> None:
         self.reporter = reporter
+        self.writer = writer  # the reporter's TerminalWriter (config.get_terminal_writer())
         self.capture = capture
         self.nodeid = nodeid
         self.gate = gate
@@ -203,6 +204,9 @@ class _Progress:
                     self.reporter.write("\n")
                 else:
                     self.reporter.ensure_newline()
+                    if self.writer.width_of_current_line:
+                        # -q: the letters of earlier items, which ensure_newline leaves.
+                        self.reporter.write("\n")
                 self.reporter.write(
                     f"platformgates: gate {self.gate!r} still running ({waited:.0f} s)",
                     cyan=True,
@@ -221,11 +225,15 @@ class _Progress:
             self.done = True
             if self.timer is not None:
                 self.timer.cancel()
-            if self.printed and self.reporter.showfspath and not self.reporter.showlongtestinfo:
+            if self.printed and not self.reporter.showlongtestinfo:
                 # Without -v pytest writes the item's letter right after the file prefix it
-                # printed at the start; put that prefix back on a line of its own.
+                # printed at the start; put that prefix back on a line of its own. With -q
+                # there is no prefix: the letters that follow start a line of their own.
                 with self._uncaptured():
-                    self.reporter.write_fspath_result(self.nodeid, "")
+                    if self.reporter.showfspath:
+                        self.reporter.write_fspath_result(self.nodeid, "")
+                    else:
+                        self.reporter.write("\n")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -236,7 +244,8 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     if not gate or reporter is None or hasattr(item.config, "workerinput"):
         return (yield)
     capture = item.config.pluginmanager.get_plugin("capturemanager")
-    progress = _Progress(reporter, capture, item.nodeid, gate)
+    writer = item.config.get_terminal_writer()
+    progress = _Progress(reporter, capture, writer, item.nodeid, gate)
     try:
         return (yield)
     finally:

@@ -20,6 +20,25 @@ def test_the_option_reference_in_docs_is_generated_from_the_schemas(tmp_path, ca
     )
 
 
+def test_the_reference_documents_the_gates_that_exist_only_on_request(tmp_path, capsys):
+    # The commits gate and declared gates are there only when configured; their keys are
+    # validated all the same, so the reference lists them too, from the same schemas.
+    from pytest_platformgates.gates.commits import CommitsGate
+    from pytest_platformgates.gates.external import CommandGate, SarifGate
+
+    assert main(["gates", "--markdown", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    sections = {
+        "`[tool.platformgates.gates.commits]`": CommitsGate.options,
+        '`[tool.platformgates.gates.NAME]` with `kind = "sarif"`': SarifGate.options,
+        '`[tool.platformgates.gates.NAME]` with `kind = "command"`': CommandGate.options,
+    }
+    for heading, options in sections.items():
+        section = out.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+        for option in options:
+            assert f"| `{option.name}` |" in section, (heading, option.name)
+
+
 def test_gates_lists_every_gate_with_its_options(tmp_path, capsys):
     assert main(["gates", "--project", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -70,3 +70,30 @@ def test_the_commands_page_names_every_command_and_option(capsys):
     assert "--gates-only" in options
     missing += [f"pytest {o}" for o in sorted(options) if f"`{o}" not in page]
     assert not missing, f"docs/commands.md does not name: {missing}"
+
+
+def test_every_gate_page_documents_each_option_of_its_schema():
+    # The pages explain the options in prose tables; the schema is the truth, so a key
+    # added to a gate and not to its page fails here (the reference is generated).
+    from pytest_platformgates.manager import collect_gates, create_plugin_manager
+    from pytest_platformgates.reference import ON_REQUEST
+
+    gates = collect_gates(create_plugin_manager(), {"gates": dict(ON_REQUEST)})
+    missing = []
+    for name, gate in sorted(gates.items()):
+        page = "external" if ON_REQUEST.get(name, {}).get("kind") else name
+        text = (ROOT / "docs" / "gates" / f"{page}.md").read_text(encoding="utf-8")
+        options = text.split("\n## Options", 1)[1]
+        missing += [f"{page}.md: {o.name}" for o in gate.options if f"`{o.name}`" not in options]
+        if "../reference.md#every-gate-table" not in options:
+            missing.append(f"{page}.md: the link to the common keys")
+    assert not missing, f"gate pages do not document: {missing}"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs" / "gates").glob("*.md")))
+def test_every_gate_page_says_what_it_prevents_and_how_to_waive(page):
+    text = (ROOT / "docs" / "gates" / page).read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
+    for wanted in ("The failure it prevents", "How to waive", "How it fails closed"):
+        assert wanted in headings, f"docs/gates/{page} has no '## {wanted}' section"
+    assert any(h.startswith("Options") for h in headings), f"docs/gates/{page}: no Options"

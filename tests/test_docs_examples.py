@@ -15,7 +15,7 @@ from pytest_platformgates.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 POLICY_SRC = EXAMPLES / "platform-policy" / "src"
-DEMO_GATES = ("coverage", "deps", "lint", "pinning", "sast", "secrets")
+DEMO_GATES = ("coverage", "deps", "licenses", "lint", "pinning", "sast", "secrets")
 
 
 def test_the_demo_fails_on_exactly_its_deliberate_findings(tmp_path):
@@ -38,7 +38,12 @@ def test_the_demo_fails_on_exactly_its_deliberate_findings(tmp_path):
     assert proc.returncode == 1, out
     failed = set(re.findall(r"^FAILED platformgates::(\w+) ", out, re.MULTILINE))
     assert failed == set(DEMO_GATES), out
-    assert "1 passed" in out, out
+    # The demo's one test passes, and so does the sbom gate (nothing deliberate there).
+    assert re.search(r"^tests/test_app.py \. ", out, re.MULTILINE), out
+    assert re.search(r"^sbom +PASSED ", out, re.MULTILINE), out
+    assert "2 passed" in out, out
+    # certifi (MPL-2.0) comes with requests, the demo's one dependency, wherever it runs.
+    assert re.search(r"license-denied certifi \S+ \(transitive\): MPL-2.0", out), out
 
 
 def test_the_demo_takes_its_thresholds_from_the_platform_policy(capsys):

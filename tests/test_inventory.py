@@ -167,6 +167,20 @@ def test_an_empty_file_set_errors_instead_of_passing(project):
     result.stdout.fnmatch_lines(["*gate 'lint' could not be evaluated*", "*no files to check*"])
 
 
+def test_a_paths_entry_matching_no_file_is_named(project):
+    project.write("src/app.py", "x = 1\n")
+    project.write("README.md", "hello\n")
+    inv = Inventory.scan(project.path, paths=["srcc", "src", "*.md", "docs/**/*.md"])
+    assert inv.unmatched == ("srcc", "docs/**/*.md")
+    assert sorted(_status(inv)) == ["README.md", "src/app.py"]
+    project.configure({"lint": {}}, paths=["srcc"])
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*no files to check*`paths` entries that match no file: 'srcc' (paths are relative*"]
+    )
+
+
 def test_a_deep_tree_and_many_files(project):
     deep = "/".join(f"d{i}" for i in range(60))
     project.write(f"{deep}/x.py", "x = 1\n")

@@ -63,6 +63,12 @@ def test_a_gate_that_takes_over_a_second_shows_progress(project, monkeypatch):
     result.stdout.fnmatch_lines(
         ["platformgates: gate 'slow' still running (? s)", "platformgates::slow PASSED*"]
     )
+    # -q: no file prefix; the progress line is a line of its own between the letters.
+    result = run("--gates-only", "-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=2)
+    result.stdout.re_match_lines(
+        [r"^\.$", r"^platformgates: gate 'slow' still running \(\d s\)$", r"^\. +\[100%\]$"]
+    )
 
 
 def test_a_quick_gate_prints_no_progress(project, monkeypatch):

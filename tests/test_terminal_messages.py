@@ -108,3 +108,52 @@ def test_a_gate_that_could_not_judge_says_what_to_do_next(project):
             "`pytest --gates-only -k lint`; its settings are *tool.platformgates.gates.lint*",
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "lines"),
+    [
+        (
+            'source = "requirement.txt"\ndatabase = "osv:advisories"',
+            [
+                "*requirements file requirement.txt does not exist (source = 'requirement.txt'); "
+                "`source` is 'environment', 'pyproject', or a requirements or lock file*",
+            ],
+        ),
+        (
+            'source = "requirements.txt"\ndatabase = "osv:advisorie"',
+            [
+                "*database = 'osv:advisorie': the advisory database *advisorie does not exist",
+                "*point `database` at a directory of OSV JSON/YAML records or at OSV's "
+                "per-ecosystem zip*, or remove it to query OSV online",
+            ],
+        ),
+    ],
+    ids=["source", "database"],
+)
+def test_a_misspelt_deps_path_names_the_setting_and_what_it_may_be(project, setting, lines):
+    _write(project, f"\n[tool.platformgates.gates.deps]\n{setting}\n")
+    project.write("requirements.txt", "requests==2.19.0\n")
+    (project.path / "advisories").mkdir()
+    project.commit()
+    result = project.pytester.runpytest("--gates-only", "-k", "deps", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1, deselected=7)
+    result.stdout.fnmatch_lines(lines)
+
+
+def test_a_missing_extends_file_says_how_paths_and_packages_are_written(project, capsys):
+    _write(project, replace=('fail_on = "high"', 'extends = ["../policy/servce.toml"]'))
+    assert main(["config", "--project", str(project.path)]) == 2
+    err = capsys.readouterr().err
+    assert "extends '../policy/servce.toml': no such file" in err
+    assert "relative to the file that extends it" in err and "pkg:PACKAGE/FILE.toml" in err
+
+
+def test_verify_outside_a_git_checkout_says_how_to_name_the_commit(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").write_text("[tool.platformgates]\n")
+    (tmp_path / "gate-evidence").mkdir()
+    assert main(["verify", str(tmp_path / "gate-evidence"), "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read HEAD in {tmp_path}" in err
+    assert "run verify in the git checkout the bundle was made from" in err
+    assert "--commit SHA" in err

@@ -66,7 +66,11 @@ def head_commit(project: Path) -> str:
         timeout=60,
     )
     if proc.returncode != 0:
-        raise ValueError(f"cannot read HEAD in {project}: {proc.stderr.strip()}")
+        raise ValueError(
+            f"cannot read HEAD in {project}: {proc.stderr.strip()}; run verify in the git "
+            "checkout the bundle was made from (or --project DIR), or name the commit "
+            "with --commit SHA"
+        )
     return proc.stdout.strip()
 
 

@@ -181,7 +181,13 @@ class DepsGate(Gate):
             if settings["source"] in (dependencies.PYPROJECT, "pyproject.toml"):
                 deps = _pin_from_environment(deps, python, ctx)
         except dependencies.DependencyError as exc:
-            raise GateError(f"the dependencies cannot be listed: {exc}") from None
+            # Name the setting the listing came from: a newcomer's typo is usually there.
+            setting = "python" if settings["python"] and "interpreter" in str(exc) else "source"
+            raise GateError(
+                f"the dependencies cannot be listed: {exc} ({setting} = "
+                f"{settings[setting]!r}); `source` is 'environment', 'pyproject', or a "
+                "requirements or lock file relative to the project root"
+            ) from None
         if not deps:
             raise GateError(
                 f"no dependencies found in {settings['source']!r}, so nothing was audited; "
@@ -264,7 +270,9 @@ class DepsGate(Gate):
             path = osv.parse_location(settings["database"], ctx.root)
             db, cache_notes = osv.load(path, cache_dir)
         except osv.DatabaseError as exc:
-            raise GateError(exc.message, exc.detail) from None
+            raise GateError(
+                f"database = {settings['database']!r}: {exc.message}", exc.detail
+            ) from None
         notes.extend(cache_notes)
         figures.update(
             {
