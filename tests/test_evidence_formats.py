@@ -117,6 +117,18 @@ def test_the_envelope_is_dsse_signed_over_pae_with_ed25519(tmp_path):
     assert sig["keyid"] == dsse.key_id(key)
     predicate = json.loads(payload)["predicate"]
     assert predicate["signature"]["keyid"] == sig["keyid"]
+    # The envelope is written in canonical form (sorted keys, no spaces), byte for byte,
+    # which verify insists on.
+    assert line == dsse.canonical(envelope) + b"\n"
+
+
+def test_an_unsigned_envelope_is_canonical_too():
+    payload = b'{"_type": "x", "text": "\xc3\xa9 \\u0000 \\"quoted\\""}\n'
+    line = dsse.envelope(payload, None)
+    envelope = json.loads(line)
+    assert line == dsse.canonical(envelope) + b"\n"
+    assert base64.b64decode(envelope["payload"]) == payload
+    assert envelope["signatures"] == []
 
 
 def test_metrics_are_openmetrics_the_reference_parser_reads(tmp_path):

@@ -160,12 +160,11 @@ def envelope(payload: bytes, signer: Signer | None) -> bytes:
         signatures.append(
             {"keyid": signer.keyid, "sig": base64.b64encode(signer.sign(payload)).decode()}
         )
-    doc = {
-        "payload": base64.b64encode(payload).decode(),
-        "payloadType": PAYLOAD_TYPE,
-        "signatures": signatures,
-    }
-    return canonical(doc) + b"\n"
+    # canonical({"payload": ..., "payloadType": ..., "signatures": ...}) assembled from
+    # its parts: base64 needs no escaping, and the statement's payload is not copied
+    # through a str twice (at 45,000 findings the envelope was 29 MB of each).
+    rest = canonical({"payloadType": PAYLOAD_TYPE, "signatures": signatures})
+    return b'{"payload":"' + base64.b64encode(payload) + b'",' + rest[1:] + b"\n"
 
 
 def canonical(doc: Any) -> bytes:

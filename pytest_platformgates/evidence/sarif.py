@@ -10,13 +10,13 @@ appearing clean. No snippet or source text is ever included.
 
 from __future__ import annotations
 
-import json
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
+from . import streaming
 from .run import EvidenceRun, finding_id
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -40,24 +40,32 @@ def render(run: EvidenceRun) -> bytes:
         # and a URI: a space or a '#' in a file name is percent-encoded.
         return quote(posixpath.join(prefix, path or config_uri), safe="/")
 
-    log = {
-        "$schema": SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [_run(record, uri) for record in run.records],
-    }
+    # Each run's results are made and encoded a chunk at a time (streaming.py): the
+    # whole log never exists as one tree of objects.
+    fills: dict[str, Iterator[dict[str, Any]]] = {}
+    runs = []
+    for record in run.records:
+        key = streaming.placeholder()
+        skeleton, fills[key] = _run(record, uri, key)
+        runs.append(skeleton)
     # No indent: json's C encoder only runs without one (5x faster on 50k findings).
-    return (json.dumps(log, ensure_ascii=False) + "\n").encode("utf-8")
+    log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}
+    return streaming.encode(log, fills) + b"\n"
 
 
-def _run(record: Mapping[str, Any], uri: Callable[[str], str]) -> dict[str, Any]:
+def _run(
+    record: Mapping[str, Any], uri: Callable[[str], str], placeholder: str
+) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """The run with ``placeholder`` for its results, and the results, made as they are read."""
     gate = record["gate"]
     rules: dict[str, dict[str, Any]] = {}
-    results = []
+    index: dict[str, int] = {}
     for finding in record["findings"]:
         rule_id = finding["rule"]
         if rule_id not in rules:
+            index[rule_id] = len(rules)
             rules[rule_id] = _rule(gate, finding)
-        results.append(_result(finding, list(rules).index(rule_id), uri))
+    results = (_result(f, index[f["rule"]], uri) for f in record["findings"])
     driver: dict[str, Any] = {
         "name": f"platformgates-{gate}",
         "version": __version__,
@@ -76,7 +84,7 @@ def _run(record: Mapping[str, Any], uri: Callable[[str], str]) -> dict[str, Any]
         "automationDetails": {"id": f"platformgates/{gate}/"},
         "columnKind": "unicodeCodePoints",
         "invocations": [_invocation(record)],
-        "results": results,
+        "results": placeholder,
         "properties": {
             "verdict": record["verdict"],
             "fail_on": record["fail_on"],
@@ -85,7 +93,7 @@ def _run(record: Mapping[str, Any], uri: Callable[[str], str]) -> dict[str, Any]
     }
     if not out["tool"]["extensions"]:
         del out["tool"]["extensions"]
-    return out
+    return out, results
 
 
 def _rule(gate: str, finding: Mapping[str, Any]) -> dict[str, Any]:

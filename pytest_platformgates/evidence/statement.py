@@ -10,11 +10,11 @@ source text, so no secret value reaches the statement.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from .. import __version__, baseline
+from . import streaming
 from .run import EvidenceRun, severity_counts
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -45,14 +45,21 @@ def render(
     subject += [
         {"name": name, "digest": {"sha256": sha256(data)}} for name, data in sorted(reports.items())
     ]
+    body = predicate(run, artifacts, signature)
+    # Every gate's findings are encoded a chunk at a time (streaming.py): byte for byte
+    # what json.dumps of the whole statement gives, without its tree of objects.
+    fills = {}
+    for entry in body["gates"]:
+        fills[key := streaming.placeholder()] = entry["findings"]
+        entry["findings"] = key
     statement = {
         "_type": STATEMENT_TYPE,
         "subject": subject,
         "predicateType": PREDICATE_TYPE,
-        "predicate": predicate(run, artifacts, signature),
+        "predicate": body,
     }
     # No indent: json's C encoder only runs without one; `jq .` reads it for people.
-    return (json.dumps(statement, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return streaming.encode(statement, fills, sort_keys=True) + b"\n"
 
 
 def predicate(
