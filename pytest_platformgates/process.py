@@ -16,6 +16,8 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from .gate import GateError
 
 TAIL_LINES = 20
@@ -152,6 +154,27 @@ def allow_tools() -> None:
     """Start tools again after :func:`stop_tools` (the next session in this process)."""
     with _RUNNING.lock:
         _RUNNING.refusing = False
+
+
+def supported_version(tool: str, version: str, minimum: str, below: str) -> str:
+    """``version`` of ``tool`` when ``minimum <= version < below``, else :class:`GateError`.
+
+    ``below`` is the next major release: one may change what the tool reports, or how,
+    and a gate parsing the old way could pass what it no longer understands.
+    """
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise GateError(f"cannot read the {tool} version from {version!r}") from None
+    if parsed < Version(minimum):
+        raise GateError(f"{tool} {version} is older than the supported {minimum}; upgrade it")
+    if parsed.release[0] >= Version(below).release[0]:
+        raise GateError(
+            f"{tool} {version} is a newer major version than this pytest-platformgates "
+            f"supports ({minimum} or later, below {below}); install `{tool}<{below}` or a "
+            "pytest-platformgates release that supports it"
+        )
+    return version
 
 
 def stderr_tail(text: str, lines: int = TAIL_LINES) -> str:

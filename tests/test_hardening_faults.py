@@ -6,6 +6,7 @@ gate's own tool option (lint's `ruff`, the `python` of deps, licenses and sbom).
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import resource
 import signal
@@ -13,7 +14,10 @@ import subprocess
 import sys
 
 import pytest
+from deps_support import OsvServer, make_env, osv_server
+from ruff.__main__ import find_ruff_bin
 from secrets_support import LEAN
+from test_gate_deps_online import configure as configure_deps
 
 VERSION = 'if [ "$1" = --version ]; then echo "ruff 0.17.0"; exit 0; fi\n'
 SHOW = 'if [ "$2" = --show-files ]; then echo a.py; exit 0; fi\n'
@@ -34,7 +38,7 @@ def fake(tmp_path, name: str, body: str):
         (VERSION + SHOW + "echo '[]'\nexit 1\n", "reported no violation"),
         (VERSION + SHOW + "echo boom >&2\nexit 2\n", "exited with code 2"),
         (VERSION + SHOW + "kill -9 $$\n", "exited with code -9"),
-        ('echo "ruff 99.0.0"; exit 0\n', "ruff"),
+        ('echo "ruff 99.0.0"; exit 0\n', "ruff 99.0.0 is a newer major version than"),
         ('echo "ruff version unknown"\n', "cannot read the ruff version"),
         (VERSION + "exit 0\n", "excludes all 1 files"),
     ],
@@ -44,7 +48,7 @@ def fake(tmp_path, name: str, body: str):
         "exit-1-without-findings",
         "crash",
         "killed",
-        "newer-major-speaking-another-format",
+        "newer-major",
         "unreadable-version",
         "lists-no-files",
     ],
@@ -54,6 +58,105 @@ def test_a_misbehaving_ruff_errors_the_lint_gate(project, tmp_path, body, expect
     project.configure({"lint": {"format": False, "ruff": fake(tmp_path, "ruff", body)}})
     result = project.pytester.runpytest("--gates-only", *LEAN)
     result.assert_outcomes(errors=1)
+    assert expected in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("version", "passes"),
+    [("0.99.1", True), ("1.0.0", False), ("1.0.0rc1", False), ("2.3.0", False)],
+)
+def test_ruff_of_another_major_version_is_refused_before_it_is_run(
+    project, tmp_path, version, passes
+):
+    # The real ruff behind a --version of another release: whether the gate judges
+    # depends on the version alone, whatever the output would look like.
+    body = f'if [ "$1" = --version ]; then echo "ruff {version}"; exit 0; fi\n'
+    body += f'exec "{find_ruff_bin()}" "$@"\n'
+    project.write("a.py", "x = 1\n")
+    project.configure({"lint": {"format": False, "ruff": fake(tmp_path, "ruff", body)}})
+    result = project.pytester.runpytest("--gates-only", *LEAN)
+    if passes:
+        result.assert_outcomes(passed=1)
+        return
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*ruff {version} is a newer major version than this pytest-platformgates "
+            "supports (0.9 or later, below 1); install `ruff<1`*"
+        ]
+    )
+
+
+def installed_as(site, distribution: str, version: str) -> None:
+    """Metadata of ``distribution`` at ``version`` ahead of the real one on sys.path.
+
+    What ``importlib.metadata`` reports is what the gates trust for an in-process tool;
+    its code, and the entry points through which it finds its plugins, stay the real ones.
+    """
+    info = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    info.joinpath("METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
+    )
+    entry_points = importlib.metadata.distribution(distribution).read_text("entry_points.txt")
+    info.joinpath("entry_points.txt").write_text(entry_points or "")
+
+
+@pytest.mark.parametrize(
+    ("gate", "distribution", "version", "expected"),
+    [
+        (
+            "sast",
+            "bandit",
+            "2.0.0",
+            "a newer major version than this pytest-platformgates supports (1.8 or later, below 2)",
+        ),
+        ("sast", "bandit", "1.7.10", "bandit 1.7.10 is older than the supported 1.8"),
+        (
+            "secrets",
+            "detect-secrets",
+            "2.1.0",
+            "a newer major version than this pytest-platformgates supports (1.5 or later, below 2)",
+        ),
+        (
+            "secrets",
+            "detect-secrets",
+            "1.4.0",
+            "detect-secrets 1.4.0 is older than the supported 1.5",
+        ),
+        (
+            "deps",
+            "pip-audit",
+            "3.0.0",
+            "a newer major version than this pytest-platformgates supports (2.7 or later, below 3)",
+        ),
+    ],
+    ids=[
+        "bandit-newer",
+        "bandit-older",
+        "detect-secrets-newer",
+        "detect-secrets-older",
+        "pip-audit-newer",
+    ],
+)
+def test_an_in_process_tool_of_an_unsupported_version_errors_its_gate(
+    project, tmp_path, gate, distribution, version, expected
+):
+    site = tmp_path / "site"
+    installed_as(site, distribution, version)
+    project.pytester._monkeypatch.setenv("PYTHONPATH", str(site))
+    project.write("a.py", "x = 1\n")
+    if gate == "deps":
+        env = make_env(tmp_path / "venv", {"idna": "2.7"})
+        with osv_server(OsvServer(records=[])) as server:
+            configure_deps(project, {"python": env, "osv_url": server.url}, ("idna>=2",))
+            result = project.pytester.runpytest_subprocess("--gates-only", *LEAN)
+    else:
+        project.configure({gate: {}})
+        result = project.pytester.runpytest_subprocess("--gates-only", *LEAN)
+    result.assert_outcomes(errors=1)
+    assert f"{distribution} {version}" in result.stdout.str()
     assert expected in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
 

@@ -38,7 +38,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile
 from ..model import Analysis, Finding, Severity
-from ..process import run_tool
+from ..process import run_tool, supported_version
 from .secrets_prefilter import Prefilter
 
 PROTOCOL = 1
@@ -54,6 +54,7 @@ NAME_HEURISTICS = (
 #: Below this many bytes a second worker costs more than it saves.
 SHARD_BYTES = 512 * 1024
 RULE = "secret"
+MIN_DETECT_SECRETS, BELOW_DETECT_SECRETS = "1.5", "2"
 
 
 class SecretsGate(FileGate):
@@ -458,11 +459,14 @@ def _run_worker(request: Mapping[str, Any], paths: list[str], ctx: GateContext) 
 
 
 def _detect_secrets_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        from detect_secrets.__version__ import VERSION
-    except ImportError:
+        installed = version("detect-secrets")
+    except PackageNotFoundError:
         raise GateError("detect-secrets is not installed: `pip install detect-secrets`") from None
-    return str(VERSION)
+    # The worker drives detect-secrets' own API and reads its baseline format.
+    return supported_version("detect-secrets", installed, MIN_DETECT_SECRETS, BELOW_DETECT_SECRETS)
 
 
 def _is_non_text_name(path: str) -> bool:
