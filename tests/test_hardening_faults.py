@@ -7,6 +7,7 @@ gate's own tool option (lint's `ruff`, the `python` of deps, licenses and sbom).
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import resource
 import signal
@@ -16,7 +17,7 @@ import sys
 import pytest
 from deps_support import OsvServer, make_env, osv_server
 from ruff.__main__ import find_ruff_bin
-from secrets_support import LEAN
+from secrets_support import LEAN, detect_secrets_cli
 from test_gate_deps_online import configure as configure_deps
 
 VERSION = 'if [ "$1" = --version ]; then echo "ruff 0.17.0"; exit 0; fi\n'
@@ -233,3 +234,76 @@ def test_a_disk_full_while_writing_evidence_leaves_no_bundle_that_verifies(proje
     assert refused.returncode == 1  # ... and it is of the previous commit
     leftovers = [p.name for p in project.path.iterdir() if ".partial" in p.name]
     assert leftovers == []
+
+
+# -- in-process tools: a plugin of theirs that hangs, prints garbage or kills the worker ------
+
+MISBEHAVIOUR = {
+    "hang": ("import time; time.sleep(600)", "did not finish within 3 s and was stopped"),
+    # Past any redirection of sys.stdout: into the worker's reply.
+    "garbage": ("import os; os.write(1, b'not a reply')", "answered something unreadable"),
+    "crash": ("import os; os._exit(3)", "exited with code 3"),
+}
+DETECT_SECRETS_PLUGIN = """
+from detect_secrets.plugins.base import BasePlugin
+
+
+class Misbehaving(BasePlugin):
+    secret_type = "Misbehaving"  # pragma: allowlist secret
+
+    def analyze_string(self, string):
+        {code}
+        return []
+"""
+BANDIT_PLUGIN = """
+from bandit.core import test_properties as test
+
+
+@test.checks("Call")
+@test.test_id("B999")
+def misbehaving(context):
+    {code}
+"""
+
+
+@pytest.mark.parametrize("how", list(MISBEHAVIOUR))
+def test_a_misbehaving_detect_secrets_plugin_errors_the_secrets_gate(project, how):
+    # A real plugin loaded by detect-secrets from the baseline, as a project would add one.
+    code, expected = MISBEHAVIOUR[how]
+    project.write("plugins/misbehaving.py", DETECT_SECRETS_PLUGIN.format(code=code))
+    project.write("app.py", "VALUE = 1\n")
+    baseline = detect_secrets_cli(["scan", "app.py"], project.path)
+    baseline["plugins_used"].append(
+        {"name": "Misbehaving", "path": "file://plugins/misbehaving.py"}
+    )
+    project.write(".secrets.baseline", json.dumps(baseline))
+    project.configure({"secrets": {"timeout": 3, "processes": 1}})
+    result = project.pytester.runpytest("--gates-only", *LEAN)
+    result.assert_outcomes(errors=1)
+    assert expected in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("how", list(MISBEHAVIOUR))
+def test_a_misbehaving_bandit_plugin_errors_the_sast_gate(project, tmp_path, how):
+    # A real bandit plugin, found by bandit through its entry point as an installed one is.
+    code, expected = MISBEHAVIOUR[how]
+    site = tmp_path / "site"
+    info = site / "misbehaving_bandit-1.0.dist-info"
+    info.mkdir(parents=True)
+    info.joinpath("METADATA").write_text(
+        "Metadata-Version: 2.1\nName: misbehaving-bandit\nVersion: 1.0\n"
+    )
+    info.joinpath("entry_points.txt").write_text(
+        "[bandit.plugins]\nmisbehaving = misbehaving_bandit:misbehaving\n"
+    )
+    site.joinpath("misbehaving_bandit.py").write_text(BANDIT_PLUGIN.format(code=code))
+    if how == "garbage":
+        expected = "the bandit worker printed output that is not its report"
+    project.pytester._monkeypatch.setenv("PYTHONPATH", str(site))
+    project.write("app.py", "print(1)\n")
+    project.configure({"sast": {"timeout": 3}})
+    result = project.pytester.runpytest_subprocess("--gates-only", *LEAN)
+    result.assert_outcomes(errors=1)
+    assert expected in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
