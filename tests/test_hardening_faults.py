@@ -13,6 +13,7 @@ import resource
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from deps_support import OsvServer, make_env, osv_server
@@ -307,3 +308,40 @@ def test_a_misbehaving_bandit_plugin_errors_the_sast_gate(project, tmp_path, how
     result.assert_outcomes(errors=1)
     assert expected in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("gate", "missing", "expected"),
+    [
+        ("sast", ("bandit",), "bandit is not installed: `pip install bandit`"),
+        (
+            "secrets",
+            ("detect_secrets", "detect-secrets"),
+            "detect-secrets is not installed: `pip install detect-secrets`",
+        ),
+    ],
+)
+def test_an_in_process_tool_that_is_not_installed_errors_its_gate(
+    project, tmp_path, gate, missing, expected
+):
+    # An environment without the tool: this one's site-packages, less the tool's files.
+    site = tmp_path / "site"
+    site.mkdir()
+    for entry in Path(importlib.metadata.distribution("pytest").locate_file("")).iterdir():
+        name = entry.name.lower().replace("-", "_")
+        if not any(name.startswith(m.replace("-", "_")) for m in missing):
+            (site / entry.name).symlink_to(entry)
+    project.write("a.py", "x = 1\n")
+    project.configure({gate: {}})
+    root = Path(__file__).resolve().parents[1]  # this package, installed in editable mode
+    run = subprocess.run(
+        [sys.executable, "-S", "-m", "pytest", "--gates-only", *LEAN],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{root}"},
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert expected in run.stdout, run.stdout
+    assert "Traceback" not in run.stdout and "internal error" not in run.stdout

@@ -245,9 +245,13 @@ class SastGate(FileGate):
     # -- cache keys --------------------------------------------------------------------
 
     def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
-        bandit = supported_version("bandit", version("bandit"), MIN_BANDIT, BELOW_BANDIT)
+        try:
+            installed = version("bandit")
+        except PackageNotFoundError:
+            raise GateError("bandit is not installed: `pip install bandit`") from None
+        bandit = supported_version("bandit", installed, MIN_BANDIT, BELOW_BANDIT)
         # The AST differs between Python versions, and bandit's findings with it.
         return {"bandit": bandit, "python": "{}.{}".format(*sys.version_info[:2])}
 
@@ -340,6 +344,8 @@ def bandit_extensions() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from bandit.core import extension_loader
+    except ImportError as exc:
+        raise GateError(f"bandit is not installed: `pip install bandit` ({exc})") from None
     finally:
         stevedore_log.setLevel(level)
     return extension_loader.MANAGER
