@@ -45,6 +45,8 @@ GRACE = 60.0
 POLL = 0.05
 UNMEASURED = ("COV_CORE_",)
 ORPHAN_CHECK = 0.5
+# Seconds a stopped background process has to stop its tools before it is killed.
+STOP_GRACE = 5.0
 # ``python -m`` would put the working directory first on sys.path, where a project's own
 # ``secrets.py`` or ``json.py`` would shadow the standard library: drop it first.
 BOOTSTRAP = (
@@ -181,9 +183,15 @@ class BackgroundGates:
 
     def _stop(self) -> None:
         if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            # SIGTERM first: the process kills its tools, each in a session of its own
+            # that killing its group would not reach (:func:`_terminated`).
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
     def close(self) -> None:
         """Stop the process if it still runs (an interrupted session), remove its files."""
@@ -249,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     partial = PartialScan.from_dict(job.partial) if job.partial is not None else None
     runner = GateRunner(settings, gates, cache, partial=partial)
 
+    signal.signal(signal.SIGTERM, _terminated)
     if job.parent:
         threading.Thread(target=_orphaned, args=(job.parent, out), daemon=True).start()
 
@@ -270,7 +279,18 @@ def _orphaned(parent: int, out: Path) -> None:
     while os.getppid() == parent:
         time.sleep(ORPHAN_CHECK)
     shutil.rmtree(out, ignore_errors=True)
-    # Its own process group (start_new_session): this stops the tools it started too.
+    _exit_stopping_tools()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM from the test process (an interrupted session): stop the tools, then exit."""
+    _exit_stopping_tools()
+
+
+def _exit_stopping_tools() -> None:
+    from .process import stop_tools
+
+    stop_tools()  # each tool has a session of its own: killing ours would not reach it
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 

@@ -1,15 +1,45 @@
-"""Running a gate's external tool so that every way it can go wrong is an error, never a pass."""
+"""Running a gate's external tool so that every way it can go wrong is an error, never a pass.
+
+Each tool starts in a session (and process group) of its own, and is stopped by killing
+that whole group: a tool that forks leaves no grandchild behind holding its pipes, and a
+Ctrl-C meant for pytest does not reach the tools half-way; the run stops them instead
+(:func:`stop_tools`), whichever thread started them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
 
 from .gate import GateError
 
 TAIL_LINES = 20
+# Seconds to read what a killed tool's group left in the pipes: a process that made a
+# session of its own (setsid) escapes the group and may hold them open for ever.
+DRAIN = 2.0
+
+
+class _Running:
+    """The tools this process runs, so that an interrupted session can stop all of them.
+
+    Process-wide like the processes themselves: gates run tools from threads of their own.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.procs: set[subprocess.Popen[str]] = set()
+        self.stopped: set[subprocess.Popen[str]] = set()
+        self.refusing = False
+
+
+_RUNNING = _Running()
 
 
 def run_tool(
@@ -31,33 +61,120 @@ def run_tool(
         full_env.update(env)
     name = Path(argv[0]).name
     try:
-        proc = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env=full_env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        proc = _start(argv, cwd, full_env)
     except FileNotFoundError:
         raise GateError(
             f"{name} is not installed or not on PATH ({argv[0]}): install it in the "
             "environment pytest runs in, or correct the gate setting that names it"
         ) from None
+    except OSError as exc:
+        raise GateError(f"{name} could not be started: {exc}") from None
+    try:
+        stdout, stderr = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill(proc)
         raise GateError(
             f"{name} did not finish within {timeout:g} s and was stopped; raise the gate's "
             "`timeout` or narrow its files"
         ) from None
-    except OSError as exc:
-        raise GateError(f"{name} could not be started: {exc}") from None
+    except BaseException:
+        # KeyboardInterrupt in the thread that waits: the tool must not outlive the run.
+        _kill(proc)
+        raise
+    finally:
+        with _RUNNING.lock:
+            _RUNNING.procs.discard(proc)
+            stopped = proc in _RUNNING.stopped
+            _RUNNING.stopped.discard(proc)
+    if stopped:
+        raise GateError(f"{name} was stopped: the pytest run was interrupted")
     if proc.returncode not in ok_codes:
-        raise GateError(f"{name} exited with code {proc.returncode}", stderr_tail(proc.stderr))
+        raise GateError(f"{name} exited with code {proc.returncode}", stderr_tail(stderr))
+    return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
+
+
+def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    with _RUNNING.lock:
+        # Under the lock: a tool started while stop_tools() runs would escape it.
+        if _RUNNING.refusing:
+            raise GateError(f"{Path(argv[0]).name} was not started: the pytest run was interrupted")
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,
+        )
+        _RUNNING.procs.add(proc)
     return proc
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc``'s whole process group and reap it; never wait on escaped pipes."""
+    _kill_group(proc)
+    try:
+        proc.communicate(timeout=DRAIN)
+    except subprocess.TimeoutExpired:
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        proc.wait()
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    # The group is named after the tool; a tool not yet reaped (returncode None) keeps
+    # that id from being given to anyone else.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def stop_tools() -> int:
+    """Kill every tool this process is running, refuse new ones until :func:`allow_tools`.
+
+    For an interrupted session: the threads waiting for those tools then raise
+    :class:`GateError` at once instead of waiting for the tools' timeouts. Returns how
+    many tools were stopped.
+    """
+    with _RUNNING.lock:
+        _RUNNING.refusing = True
+        running = [p for p in _RUNNING.procs if p.returncode is None]
+        _RUNNING.stopped.update(running)
+        for proc in running:
+            _kill_group(proc)
+    return len(running)
+
+
+def allow_tools() -> None:
+    """Start tools again after :func:`stop_tools` (the next session in this process)."""
+    with _RUNNING.lock:
+        _RUNNING.refusing = False
+
+
+def supported_version(tool: str, version: str, minimum: str, below: str) -> str:
+    """``version`` of ``tool`` when ``minimum <= version < below``, else :class:`GateError`.
+
+    ``below`` is the next major release: one may change what the tool reports, or how,
+    and a gate parsing the old way could pass what it no longer understands.
+    """
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise GateError(f"cannot read the {tool} version from {version!r}") from None
+    if parsed < Version(minimum):
+        raise GateError(f"{tool} {version} is older than the supported {minimum}; upgrade it")
+    if parsed.release[0] >= Version(below).release[0]:
+        raise GateError(
+            f"{tool} {version} is a newer major version than this pytest-platformgates "
+            f"supports ({minimum} or later, below {below}); install `{tool}<{below}` or a "
+            "pytest-platformgates release that supports it"
+        )
+    return version
 
 
 def stderr_tail(text: str, lines: int = TAIL_LINES) -> str:

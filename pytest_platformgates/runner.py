@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from . import baseline
+from . import baseline, process
 from .cache import ResultCache
 from .config import Settings
 from .gate import FileGate, Gate, GateContext, GateError, SessionFacts
@@ -24,6 +24,9 @@ from .model import Analysis, GateResult
 
 if TYPE_CHECKING:
     from .background import BackgroundGates
+
+# Seconds an interrupted session waits for its stopped gates to return.
+STOP_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -148,16 +151,32 @@ class GateRunner:
             self._futures[name] = self._pool.submit(self._compute, name)
 
     def shutdown(self) -> None:
-        """Drop prefetches nobody will take (an interrupted session); running ones finish."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop prefetches nobody will take (an interrupted session, ``-x``).
+
+        Gates still running are stopped by killing their tools: otherwise the process
+        would wait at exit for each hung tool's ``timeout`` after a Ctrl-C.
+        """
+        if self._pool is None:
+            return
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        running = [f for f in self._futures.values() if not f.done()]
+        if not running:
+            return
+        process.stop_tools()
+        try:
+            # Their tools are gone: what is left of each gate is its own Python work.
+            concurrent.futures.wait(running, timeout=STOP_WAIT)
+        finally:
+            process.allow_tools()
 
     def result(self, name: str) -> GateResult:
         if name not in self._results:
-            future = self._futures.pop(name, None)
+            future = self._futures.get(name)
             if future is not None:
                 # Anything the gate raised past the runner (pytest.skip) is raised here.
+                # Popped only once taken: a Ctrl-C while waiting leaves it for shutdown().
                 self._results[name] = future.result()
+                del self._futures[name]
             else:
                 # A gate run here may change process-wide state (the coverage gate
                 # changes directory): never while prefetched gates are still running.

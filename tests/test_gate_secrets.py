@@ -176,6 +176,22 @@ def test_the_baseline_accepts_recorded_and_false_positive_secrets_only(secrets_p
     )
 
 
+def test_a_secret_recorded_twice_stays_a_true_secret_if_either_copy_says_so(secrets_project):
+    # A hand-merged baseline can record one secret twice (found by hypothesis): the
+    # copy audited as a false positive must not hide the one audited as a true secret.
+    s = Secrets()
+    secrets_project.write("app/keys.py", f'REAL = "{s.aws_key().value}"\n')
+    make_baseline(secrets_project, "app/keys.py")
+    audit(secrets_project, {("app/keys.py", 1): True})
+    path = secrets_project.path / ".secrets.baseline"
+    data = json.loads(path.read_text())
+    data["results"]["app/keys.py"].append({**data["results"]["app/keys.py"][0], "is_secret": False})
+    path.write_text(json.dumps(data, indent=2))
+    result, _ = run(secrets_project)
+    result.assert_outcomes(failed=1)
+    assert "marked as a true secret in .secrets.baseline" in result.stdout.str()
+
+
 def test_the_baseline_filters_are_honoured(secrets_project):
     s = Secrets()
     secrets_project.write("fixtures/sample.env", f"KEY={s.aws_key().value}\n")
@@ -231,6 +247,11 @@ def test_a_baseline_named_in_the_settings_is_used_and_not_scanned(secrets_projec
             b'{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], '
             b'"filters_used": [{}], "results": {}}',
             "every entry of `filters_used` needs a `path`",
+        ),
+        (
+            b'{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], '
+            b'"filters_used": [{"path": "not-a-function"}], "results": {}}',
+            "the filter path 'not-a-function' names no function",
         ),
         (
             b'{"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}]}',

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from ruff.__main__ import find_ruff_bin
 
 INNER = ("-p", "no:hypothesispytest", "-p", "no:pytest_cov")
@@ -60,7 +61,7 @@ def test_an_interrupted_run_leaves_the_next_run_correct_and_complete(project, tm
     wrapper = tmp_path / "ruff"
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'if [ -f "{slow}" ] && [ "$1" = check ]; then touch "{started}"; exec sleep 5; fi\n'
+        f'if [ -f "{slow}" ] && [ "$1" = check ]; then touch "{started}"; exec sleep 300; fi\n'
         f'exec "{find_ruff_bin()}" "$@"\n'
     )
     wrapper.chmod(0o755)
@@ -74,8 +75,6 @@ def test_an_interrupted_run_leaves_the_next_run_correct_and_complete(project, tm
         assert first.poll() is None, first.communicate()[0]
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    # Gates-only runs compute gates in threads: the interrupted run still waits for the
-    # hung tool (up to its timeout), hence the short sleep above.
     first.send_signal(signal.SIGINT)
     out = first.communicate(timeout=120)[0]
     assert first.returncode != 0, out
@@ -89,6 +88,65 @@ def test_an_interrupted_run_leaves_the_next_run_correct_and_complete(project, tm
     leftovers = [p.name for p in project.path.iterdir() if ".partial" in p.name]
     assert leftovers == []
     assert (project.path / "gate-evidence" / "manifest.json").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is no longer running
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ("--gates-only",),  # gates computed in threads of the test process
+        ("--gates", "--gates-inline"),  # in the test process's main thread
+        ("--gates",),  # in the background process, while the tests run
+    ],
+    ids=["threads", "inline", "background"],
+)
+def test_ctrl_c_stops_a_hung_tool_and_its_children_at_once(project, tmp_path, mode):
+    project.write(".gitignore", "gate-evidence/\n.pytest_cache/\n__pycache__/\n")
+    project.write("app.py", "VALUE = 1\n")
+    project.write("test_app.py", "def test_app():\n    pass\n")
+    pids = tmp_path / "pids"
+    wrapper = tmp_path / "ruff"
+    # A ruff that hangs in a child of its own, far longer than the test waits.
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = check ]; then sleep 600 & echo "$$ $!" > "' + str(pids) + '"; wait; fi\n'
+        f'exec "{find_ruff_bin()}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    project.configure({"lint": {"format": False, "ruff": str(wrapper), "timeout": 600}})
+    project.commit()
+
+    run = _pytest(project.path, *mode)
+    deadline = time.monotonic() + 120
+    while not pids.exists() or len(pids.read_text().split()) < 2:
+        assert run.poll() is None, run.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    tool, child = map(int, pids.read_text().split())
+    interrupted = time.monotonic()
+    run.send_signal(signal.SIGINT)  # what Ctrl-C sends to pytest
+    try:
+        out = run.communicate(timeout=60)[0]
+        took = time.monotonic() - interrupted
+        assert run.returncode == 2, out  # pytest's "interrupted"
+        assert took < 20, f"the run took {took:.0f} s to stop after Ctrl-C"
+        stopped = time.monotonic() + 10
+        while (_alive(tool) or _alive(child)) and time.monotonic() < stopped:
+            time.sleep(0.1)
+        assert not _alive(tool) and not _alive(child), "the hung tool outlived the run"
+    finally:
+        for pid in (tool, child):
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if run.poll() is None:
+            run.kill()
 
 
 def test_four_xdist_workers_judge_each_gate_once_and_the_bundle_verifies(project):

@@ -124,7 +124,7 @@ def test_ruff_timeout_is_an_error(project, tmp_path):
     fake.mkdir()
     ruff = fake / "ruff"
     ruff.write_text(
-        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'ruff 9.9.9'; exit 0; fi\nsleep 30\n"
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'ruff 0.17.0'; exit 0; fi\nsleep 30\n"
     )
     ruff.chmod(0o755)
     project.configure({"lint": {"timeout": 1, "ruff": str(ruff)}})

@@ -41,11 +41,12 @@ from ..config import ConfigError, Option
 from ..gate import Gate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..model import Analysis, Finding, Severity, fingerprint
-from ..process import run_tool, stderr_tail
+from ..process import run_tool, stderr_tail, supported_version
 
 DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
 #: Records fetched per online result (its id and aliases) to find a severity.
 MAX_FETCHES = 4
+MIN_PIP_AUDIT, BELOW_PIP_AUDIT = "2.7", "3"
 #: pip-audit's warnings that mean it dropped an advisory it was sent.
 PIP_AUDIT_DROPPED = ("is missing 'affected' list", "Unsupported OSV schema version")
 #: Days a record's `modified` may lie ahead of this machine's clock (time zones, skew).
@@ -600,10 +601,12 @@ def _pip_audit_version(ctx: GateContext) -> str:
     try:
         from importlib.metadata import version
 
-        return version("pip-audit")
+        found = version("pip-audit")
     except Exception:
         proc = run_tool([*pip_audit_command(), "--version"], cwd=ctx.root, timeout=ctx.timeout)
-        return proc.stdout.strip().rsplit(" ", 1)[-1]
+        found = proc.stdout.strip().rsplit(" ", 1)[-1]
+    # Its JSON report is what this gate reads: a new major may change it.
+    return supported_version("pip-audit", found, MIN_PIP_AUDIT, BELOW_PIP_AUDIT)
 
 
 def _pep440(dep: dependencies.Dependency) -> bool:

@@ -22,7 +22,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import InventoryFile
 from ..model import Finding, Severity
-from ..process import run_tool
+from ..process import run_tool, supported_version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,7 +40,8 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
 UNANALYSABLE = {"invalid-syntax", "E999", "E902"}
 
 RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
-MIN_RUFF = Version("0.9")
+# Ruff 0.x releases change rules, not the JSON this gate reads; 1.0 may change that.
+MIN_RUFF, BELOW_RUFF = "0.9", "1"
 ARG_BUDGET = 100_000  # characters of paths per ruff invocation, well under ARG_MAX
 #: A string literal as ruff quotes it in a message (S108, B033, PLR0133 quote the source):
 #: an opening quote not preceded by a letter (so "doesn't" is no literal), any prefix.
@@ -92,14 +93,13 @@ class LintGate(FileGate):
 
     def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
         proc = run_tool([self.ruff(ctx), "--version"], cwd=ctx.root, timeout=ctx.timeout)
-        version = proc.stdout.strip().removeprefix("ruff ").strip()
+        output = proc.stdout.strip()
+        version = output.removeprefix("ruff ").strip()
         try:
-            too_old = Version(version) < MIN_RUFF
+            Version(version)
         except InvalidVersion:
-            raise GateError(f"cannot read the ruff version from {proc.stdout.strip()!r}") from None
-        if too_old:
-            raise GateError(f"ruff {version} is older than the supported {MIN_RUFF}; upgrade it")
-        return {"ruff": version}
+            raise GateError(f"cannot read the ruff version from {output!r}") from None
+        return {"ruff": supported_version("ruff", version, MIN_RUFF, BELOW_RUFF)}
 
     def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
         """Ruff's configuration files: editing one must re-lint every file."""

@@ -36,7 +36,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import InventoryFile
 from ..model import Analysis, Finding, Severity
-from ..process import run_tool, stderr_tail
+from ..process import run_tool, stderr_tail, supported_version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,6 +100,7 @@ SKIP_MESSAGES = ("Exception occurred when executing tests against", 'Run "bandit
 DEFAULT_INCLUDE = ("*.py", "*.pyw")  # bandit's own default without a config file
 MIN_BYTES_PER_PROCESS = 100_000  # below this, a second process costs more than it saves
 MAX_LISTED = 10
+MIN_BANDIT, BELOW_BANDIT = "1.8", "2"  # the worker uses bandit's own API
 #: Tests whose message quotes the suspected secret itself.
 PASSWORD_TESTS = frozenset({"B105", "B106", "B107"})
 
@@ -248,10 +249,15 @@ class SastGate(FileGate):
     # -- cache keys --------------------------------------------------------------------
 
     def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
+            installed = version("bandit")
+        except PackageNotFoundError:
+            raise GateError("bandit is not installed: `pip install bandit`") from None
+        bandit = supported_version("bandit", installed, MIN_BANDIT, BELOW_BANDIT)
         # The AST differs between Python versions, and bandit's findings with it.
-        return {"bandit": version("bandit"), "python": "{}.{}".format(*sys.version_info[:2])}
+        return {"bandit": bandit, "python": "{}.{}".format(*sys.version_info[:2])}
 
     def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
         from importlib.metadata import entry_points
@@ -356,6 +362,8 @@ def bandit_extensions() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from bandit.core import extension_loader
+    except ImportError as exc:
+        raise GateError(f"bandit is not installed: `pip install bandit` ({exc})") from None
     finally:
         stevedore_log.setLevel(level)
     return extension_loader.MANAGER

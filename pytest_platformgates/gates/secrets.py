@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,7 +39,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile
 from ..model import Analysis, Finding, Severity
-from ..process import run_tool
+from ..process import run_tool, supported_version
 from .secrets_prefilter import Prefilter
 
 PROTOCOL = 1
@@ -54,6 +55,9 @@ NAME_HEURISTICS = (
 #: Below this many bytes a second worker costs more than it saves.
 SHARD_BYTES = 512 * 1024
 RULE = "secret"
+# A filter as detect-secrets names one: a dotted import path, or a file and a function in it.
+FILTER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|file://.+::[A-Za-z_]\w*")
+MIN_DETECT_SECRETS, BELOW_DETECT_SECRETS = "1.5", "2"
 
 
 class SecretsGate(FileGate):
@@ -327,6 +331,13 @@ def parse_baseline(
         isinstance(f, dict) and isinstance(f.get("path"), str) for f in filters
     ):
         raise bad("every entry of `filters_used` needs a `path`")
+    for f in filters:
+        if not FILTER_PATH.fullmatch(f["path"]):
+            # detect-secrets itself fails on such a path with a bare ValueError.
+            raise bad(
+                f"the filter path {f['path']!r} names no function: write "
+                "`package.module.function` or `file://path/to/file.py::function`"
+            )
     results = data.get("results")
     if not isinstance(results, dict):
         raise bad("no `results` object")
@@ -344,7 +355,10 @@ def parse_baseline(
             is_secret = entry.get("is_secret")
             if is_secret is not None and not isinstance(is_secret, bool):
                 raise bad(f"{where}.is_secret must be true, false or absent")
-            known[(filename.replace("\\", "/"), kind, hashed)] = is_secret
+            key = (filename.replace("\\", "/"), kind, hashed)
+            # Recorded twice: audited as a true secret in either copy, it stays one.
+            if known.get(key) is not True:
+                known[key] = True if is_secret is True else known.get(key, is_secret)
     config = {"plugins_used": plugins, "filters_used": filters}
     return config, known
 
@@ -456,9 +470,11 @@ def _detect_secrets_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("detect-secrets")
+        installed = version("detect-secrets")
     except PackageNotFoundError:
         raise GateError("detect-secrets is not installed: `pip install detect-secrets`") from None
+    # The worker drives detect-secrets' own API and reads its baseline format.
+    return supported_version("detect-secrets", installed, MIN_DETECT_SECRETS, BELOW_DETECT_SECRETS)
 
 
 def _is_non_text_name(path: str) -> bool:
