@@ -15,7 +15,8 @@ from pytest_platformgates import baseline
 from pytest_platformgates.cli import main
 
 BASELINE = ".platformgates-baseline.json"
-GHP_HASH = hashlib.sha1(b"ghp").hexdigest()  # what detect-secrets hashes of a GitHub token
+# What detect-secrets records of a GitHub token: the SHA-1 of the captured "ghp" (not a key).
+GHP_HASH = hashlib.sha1(b"ghp", usedforsecurity=False).hexdigest()
 LEGACY = "def f():\n    import os\n\n\ndef g():\n    import sys\n"
 
 
