@@ -67,6 +67,20 @@ def gates_toml(
     return "\n".join(lines) + "\n"
 
 
+def write_sign_package(project: GitProject) -> None:
+    """``pkg.sign`` with four branches, and one test taking one of them (25% branch coverage)."""
+    project.write("pkg/__init__.py", "")
+    project.write(
+        "pkg/sign.py",
+        "def sign(x):\n    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n"
+        "    return 0\n",
+    )
+    project.write(
+        "tests/test_sign.py",
+        "from pkg.sign import sign\n\n\ndef test_positive():\n    assert sign(5) == 1\n",
+    )
+
+
 class GitProject:
     """A real git repository in a temporary directory, driven through pytester."""
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import gate_properties
+from conftest import gate_properties, write_sign_package
 
 PYPROJECT_TAIL = '\n[tool.pytest.ini_options]\npythonpath = ["."]\n'
 # Plugins these inner sessions do not need; hypothesis alone costs a second per run.
@@ -232,16 +232,7 @@ def test_79_996_percent_fails_80_and_says_so(project, precision, shown, needed, 
 
 def test_branch_threshold_measures_branches_even_if_coverage_config_does_not(project):
     project.configure({"coverage": {"line": 50, "branch": 80}}, extra=PYPROJECT_TAIL)
-    project.write("pkg/__init__.py", "")
-    project.write(
-        "pkg/sign.py",
-        "def sign(x):\n    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n"
-        "    return 0\n",
-    )
-    project.write(
-        "tests/test_sign.py",
-        "from pkg.sign import sign\n\n\ndef test_positive():\n    assert sign(5) == 1\n",
-    )
+    write_sign_package(project)
     project.commit()
     result = run(project, "--junitxml=junit.xml")
     result.assert_outcomes(passed=1, failed=1)
@@ -566,16 +557,7 @@ def test_pytest_cov_data_is_used_when_pytest_cov_measures(project):
 def test_pytest_cov_branch_data_and_its_absence(project):
     pytest.importorskip("pytest_cov")
     project.configure({"coverage": {"line": 50, "branch": 80}}, extra=PYPROJECT_TAIL)
-    project.write("pkg/__init__.py", "")
-    project.write(
-        "pkg/sign.py",
-        "def sign(x):\n    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n"
-        "    return 0\n",
-    )
-    project.write(
-        "tests/test_sign.py",
-        "from pkg.sign import sign\n\n\ndef test_positive():\n    assert sign(5) == 1\n",
-    )
+    write_sign_package(project)
     project.commit()
     result = run(project, "--cov=pkg", "--cov-branch", "--cov-report=")
     result.assert_outcomes(passed=1, failed=1)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_sign_package
 from pytest_platformgates import cli, policy
 from pytest_platformgates.config import ConfigError, read_table
 from pytest_platformgates.manager import collect_gates, create_plugin_manager
@@ -493,16 +494,7 @@ def test_coverage_thresholds_from_a_policy_switch_on_branch_measurement(project)
         '[gates.coverage]\nline = 50\nbranch = 80\n[guardrails]\n"gates.coverage.branch" = '
         "{ min = 80 }\n",
     )
-    project.write("pkg/__init__.py", "")
-    project.write(
-        "pkg/sign.py",
-        "def sign(x):\n    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n"
-        "    return 0\n",
-    )
-    project.write(
-        "tests/test_sign.py",
-        "from pkg.sign import sign\n\n\ndef test_positive():\n    assert sign(5) == 1\n",
-    )
+    write_sign_package(project)
     project.commit()
     result = project.pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
