@@ -92,6 +92,11 @@ class Gate:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[Sequence[Option]] = ()
+    #: Whether :meth:`check` reads ``ctx.inventory``. A gate that judges the environment
+    #: or the history (deps, licences, SBOM, commits) says False and starts without
+    #: waiting for the project's files to be listed and hashed; its ``ctx.inventory``
+    #: then holds no files and a problem saying so, so a wrong declaration errors.
+    reads_files: ClassVar[bool] = True
 
     def validate(self, values: Mapping[str, Any], where: str) -> None:
         """Check combinations of options; raise :class:`~.config.ConfigError` when impossible."""

@@ -110,6 +110,18 @@ class GateRunner:
                 )
             return self._inventories[narrow]
 
+    def _unlisted(self, name: str) -> Inventory:
+        """What a gate that declared ``reads_files = False`` gets: no files, and a problem."""
+        return Inventory(
+            root=self.settings.root,
+            files=(),
+            source="none",
+            problems=(
+                f"gate {name!r} declares reads_files = False, so the file inventory was not "
+                "listed for it; a gate that reads ctx.inventory must leave reads_files True",
+            ),
+        )
+
     def _cache_for(self, gate: Gate) -> ResultCache | None:
         # A file gate on a partial scan prunes what it did not see: keep those entries.
         if self.cache is not None and self.partial is not None and isinstance(gate, FileGate):
@@ -217,7 +229,7 @@ class GateRunner:
             ctx = GateContext(
                 settings=gate_settings,
                 project=self.settings,
-                inventory=self.inventory_for(gate),
+                inventory=self.inventory_for(gate) if gate.reads_files else self._unlisted(name),
                 cache=self._cache_for(gate),
                 facts=self._facts,
             )

@@ -104,6 +104,42 @@ def test_an_exception_inside_a_gate_is_an_error_never_a_pass(project):
     )
 
 
+def test_a_gate_that_declares_it_reads_no_files_cannot_read_them_by_mistake(project):
+    # reads_files = False lets environment gates start before the files are listed; a gate
+    # that declares it and then judges ctx.inventory anyway errors instead of seeing none.
+    project.write(
+        "environment_gate.py",
+        textwrap.dedent(
+            """
+            from pytest_platformgates import Analysis, FileGate, Gate, hookimpl
+
+            class Environment(Gate):
+                name = "environment"
+                reads_files = False
+
+                def check(self, ctx):
+                    return Analysis(figures={"files": len(ctx.inventory.files)})
+
+            class Careless(FileGate):
+                name = "careless"
+                reads_files = False
+
+                def analyse(self, files, ctx):
+                    raise AssertionError("never reached: there is no file list")
+
+            @hookimpl
+            def platformgates_gates():
+                return [Environment(), Careless()]
+            """
+        ),
+    )
+    project.write("a.txt", "text\n")
+    project.configure({"environment": {}, "careless": {}}, plugins=["environment_gate"])
+    result = project.pytester.runpytest("--gates-only", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*gate 'careless' declares reads_files = False*"])
+
+
 def test_a_gate_returning_the_wrong_type_errors(project):
     project.write(
         "sloppy_gate.py",

@@ -19,9 +19,12 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import bundle, dsse, manifest, statement
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 VERIFY_KEY_VARIABLE = "PLATFORMGATES_VERIFY_KEY"
 
@@ -52,7 +55,7 @@ class Expectations:
     commit: str | None
     policy_digest: str | None
     required: tuple[str, ...]
-    key: dsse.Ed25519PublicKey | None = None
+    key: Ed25519PublicKey | None = None
     require_signature: bool = False
     allow_dirty: bool = False
 

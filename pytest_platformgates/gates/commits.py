@@ -69,6 +69,7 @@ class Commit:
 
 class CommitsGate(Gate):
     name = "commits"
+    reads_files = False  # judges the git history, not the files: no wait for the inventory
     description = "every commit since base follows Conventional Commits and the intake rules"
     options = (
         Option(

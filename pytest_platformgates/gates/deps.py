@@ -78,6 +78,7 @@ class Unaudited:
 
 class DepsGate(Gate):
     name = "deps"
+    reads_files = False  # judges the environment, not the files: no wait for the inventory
     description = "known vulnerabilities (OSV) in direct and transitive dependencies"
     options = (
         Option(

@@ -34,6 +34,7 @@ OVERRIDE = re.compile(
 
 class LicensesGate(Gate):
     name = "licenses"
+    reads_files = False  # judges the environment, not the files: no wait for the inventory
     description = "licences of installed distributions against allow and deny lists"
     options = (
         Option(

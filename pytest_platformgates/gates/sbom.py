@@ -54,6 +54,7 @@ ROOT_REF = "root-component"
 
 class SbomGate(Gate):
     name = "sbom"
+    reads_files = False  # judges the environment, not the files: no wait for the inventory
     description = "a schema-valid CycloneDX 1.6 SBOM of the project's environment"
     options = (
         Option(
