@@ -30,10 +30,9 @@ import statistics
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from corpus import download, git_repo, unpack
+from corpus import download, git_repo, junit_gate_properties, unpack
 
 HERE = Path(__file__).resolve().parent
 CORPUS_DIR = HERE / ".corpus"
@@ -84,9 +83,7 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, str]:
 
 
 def gate_props(work: Path) -> dict[str, str]:
-    root = ET.parse(work / "junit.xml").getroot()
-    case = next(c for c in root.iter("testcase") if c.get("name") == "coverage")
-    return {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+    return junit_gate_properties(work / "junit.xml")
 
 
 def median(samples: list[float]) -> float:

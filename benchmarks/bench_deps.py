@@ -27,12 +27,12 @@ import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from corpus import junit_gate_properties
 from packaging.utils import canonicalize_name
 
 from pytest_platformgates import dependencies, osv
@@ -60,7 +60,7 @@ def gate_run(project: Path, *args: str) -> tuple[float, float, str]:
         check=False,
     )
     wall = time.perf_counter() - start
-    props = {p.get("name"): p.get("value") for p in ET.parse(xml).getroot().iter("property")}
+    props = junit_gate_properties(xml)
     return float(props["gate.duration"]), wall, str(props["gate.verdict"])
 
 

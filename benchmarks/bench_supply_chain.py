@@ -29,12 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from corpus import download, unpack
+from corpus import download, junit_gate_properties, unpack
 
 from pytest_platformgates import installed, licensing
 
@@ -90,7 +89,7 @@ def gate_run(project: Path) -> tuple[float, float, str]:
         check=False,
     )
     wall = time.perf_counter() - start
-    props = {p.get("name"): p.get("value") for p in ET.parse(xml).getroot().iter("property")}
+    props = junit_gate_properties(xml)
     if "gate.duration" not in props:
         sys.exit(f"the gate did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     verdict = str(props["gate.verdict"])

@@ -114,6 +114,23 @@ def timed(
     return time.perf_counter() - start, proc.returncode
 
 
+def junit_gate_properties(junit: Path) -> dict[str, str]:
+    """Every gate property of a JUnit file as ``gate.NAME`` (one gate per benchmark run).
+
+    Under pytest's default junit_family (xunit2) they are <testsuite> properties named
+    ``platformgates.<gate>.NAME``; under xunit1 they are on the gate's <testcase> as ``gate.NAME``.
+    """
+    import xml.etree.ElementTree as ET
+
+    props = {}
+    for prop in ET.parse(junit).getroot().iter("property"):
+        name = str(prop.get("name", ""))
+        if name.startswith("platformgates."):
+            name = "gate." + name.split(".", 2)[-1]
+        props[name] = str(prop.get("value", ""))
+    return props
+
+
 def pytest_argv(*args: str) -> list[str]:
     """pytest as a project would run it (hypothesis's plugin is our test extra, not theirs)."""
     return [str(BIN / "pytest"), "-q", "-p", "no:hypothesispytest", *args]
