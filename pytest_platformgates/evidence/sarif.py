@@ -34,11 +34,14 @@ def render(run: EvidenceRun) -> bytes:
     except ValueError:
         config_uri = "pyproject.toml"
     prefix = run.facts.git.prefix
+    uris: dict[str, str] = {}  # thousands of findings share a few hundred files
 
     def uri(path: str) -> str:
         # Relative to the repository (a project may sit in a monorepo's subdirectory),
         # and a URI: a space or a '#' in a file name is percent-encoded.
-        return quote(posixpath.join(prefix, path or config_uri), safe="/")
+        if path not in uris:
+            uris[path] = quote(posixpath.join(prefix, path or config_uri), safe="/")
+        return uris[path]
 
     # Each run's results are made and encoded a chunk at a time (streaming.py): the
     # whole log never exists as one tree of objects.

@@ -23,9 +23,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -535,6 +532,8 @@ class _SeverityFetcher:
     """
 
     def __init__(self, query_url: str, timeout: float) -> None:
+        import urllib.parse  # the online path only: not every offline run's start-up
+
         base = query_url.rstrip("/")
         self.base = base[: -len("/query")] if base.endswith("/query") else ""
         self.timeout = min(timeout, 30)
@@ -565,6 +564,10 @@ class _SeverityFetcher:
         return replace(vuln, severity=label, severity_basis=basis)
 
     def _record(self, ident: str) -> Mapping[str, Any] | None:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
         if ident in self.records or self.failure:
             return self.records.get(ident)
         url = f"{self.base}/vulns/{urllib.parse.quote(ident, safe='')}"
