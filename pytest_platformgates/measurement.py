@@ -28,19 +28,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+# Imported with this module, never lazily: coverage's C tracer cannot be imported a second
+# time in one process, which pytester's in-process runs (and any sys.modules restore) would do.
+from coverage import Coverage, CoverageData
+from coverage.exceptions import CoverageException
 
 from . import policy
 from .config import ConfigError, read_table
 from .items import NODE_PREFIX, GateItem, GatesCollector
 from .plugin import find_pyproject, state_key
-
-# coverage.py is imported when a measurement starts: a project whose coverage gate is
-# off (and every run's start-up) need not load it.
-if TYPE_CHECKING:
-    from coverage import Coverage, CoverageData
 
 GATE = "coverage"
 WORKER_OUTPUT = "platformgates_coverage"
@@ -114,8 +113,6 @@ class Measurement:
             return cls(root, "xdist workers")  # the controller runs no tests
         if getattr(ns, "cov_source", None) and not getattr(ns, "no_cov", False):
             return cls(root, "pytest-cov")  # adopted once pytest-cov has started
-        from coverage import Coverage
-
         current = Coverage.current()
         if current is not None and not getattr(current, _OURS, False):
             measurement = cls(root, "coverage run")
@@ -134,9 +131,6 @@ class Measurement:
     def _start(self, branch: bool | None, omit: list[str]) -> None:
         # From the project root, as `coverage run` would be: the config file is found
         # there and relative paths in it (source, omit) resolve against it.
-        from coverage import Coverage
-        from coverage.exceptions import CoverageException
-
         try:
             with _cwd(self.root), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -162,13 +156,9 @@ class Measurement:
     def adopt(self) -> None:
         """Pick up the instance pytest-cov started (it starts after this module decides)."""
         if self.cov is None and self.origin == "pytest-cov":
-            from coverage import Coverage
-
             self.cov = Coverage.current()
 
     def stop(self) -> None:
-        from coverage import Coverage
-
         if self.own and self.cov is not None and Coverage.current() is self.cov:
             self.cov.stop()
 
@@ -191,8 +181,6 @@ def config_problem(message: str) -> str:
 
 
 def coverage_options(cov: Coverage) -> dict[str, Any]:
-    from coverage.exceptions import CoverageException
-
     options: dict[str, Any] = {"config_file": cov.config.config_file}
     for name in OPTIONS:
         try:
@@ -445,9 +433,6 @@ class CoverageSession:
         )
 
     def _combine(self, problems: list[str]) -> tuple[CoverageData | None, dict[str, Any], set[str]]:
-        from coverage import CoverageData
-        from coverage.exceptions import CoverageException
-
         if not self.workers:
             problems.append("no xdist worker sent coverage data")
             return None, {}, {"xdist workers"}

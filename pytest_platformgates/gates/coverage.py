@@ -20,9 +20,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import coverage
 import pytest
+from coverage import Coverage
+from coverage.exceptions import CoverageException
+from coverage.files import GlobMatcher
 
 from ..changes import Changes, ChangesError, changes_since, file_at, merge_base
 from ..config import ConfigError, Option
@@ -31,12 +35,6 @@ from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile, glob_to_regex
 from ..measurement import SessionCoverage, config_problem, is_config_typo
 from ..model import Analysis, Finding, Severity, fingerprint
-
-# coverage.py is imported where the gate judges: a run whose coverage gate is off (and
-# the start-up of every run) need not load it.
-if TYPE_CHECKING:
-    from coverage import Coverage
-    from coverage.files import GlobMatcher
 
 WORST_LISTED = 5
 REPORT_ARTIFACT = "coverage.json"  # read by the HTML report of the evidence bundle
@@ -253,16 +251,13 @@ class Judgement:
             findings=tuple(self.findings),
             problems=tuple(self.problems),
             figures=self.figures,
-            tool_versions={"coverage": _coverage_version()},
+            tool_versions={"coverage": coverage.__version__},
             notes=tuple(self.ctx.notes),
             artifacts=artifacts or {},
         )
 
     def _analyser(self, config_file: str | None) -> Coverage:
         """A Coverage that reads the measurement's configuration and holds its data."""
-        from coverage import Coverage
-        from coverage.exceptions import CoverageException
-
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -311,8 +306,6 @@ class Judgement:
         return selected
 
     def _analyse(self, analyser: Coverage, files: Sequence[InventoryFile]) -> list[FileCoverage]:
-        from coverage.exceptions import CoverageException
-
         data = self.session.data
         # A file with recorded lines ran; coverage also lists files it merely found in
         # `source` (with no lines), which no test imported.
@@ -682,7 +675,7 @@ class Judgement:
         document: dict[str, Any] = {
             "meta": {
                 "format": 3,
-                "version": _coverage_version(),
+                "version": coverage.__version__,
                 "branch_coverage": branches,
                 "precision": precision,
                 "measured_by": self.session.origin,
@@ -768,8 +761,6 @@ class _CoverageFilter:
         ]
 
     def _matcher(self, options: Mapping[str, Any], *names: str) -> GlobMatcher | None:
-        from coverage.files import GlobMatcher
-
         patterns: list[str] = []
         for name in names:
             for p in options.get(name) or ():
@@ -793,9 +784,3 @@ class _CoverageFilter:
 @hookimpl
 def platformgates_gates() -> list[Gate]:
     return [CoverageGate()]
-
-
-def _coverage_version() -> str:
-    import coverage
-
-    return str(coverage.__version__)
