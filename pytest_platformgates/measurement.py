@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 # Imported with this module, never lazily: coverage's C tracer cannot be imported a second
 # time in one process, which pytester's in-process runs (and any sys.modules restore) would do.
 from coverage import Coverage, CoverageData
