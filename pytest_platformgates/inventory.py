@@ -29,6 +29,9 @@ from pathlib import Path
 from .cache import split_checked, verified_body, write_checked
 
 SNIFF_BYTES = 8192
+#: Seconds git may take to list the files. Listing is fast; a git that does not answer (an
+#: fsmonitor hook that hangs, a stuck network file system) must not hang the test run.
+GIT_TIMEOUT = 120.0
 #: A file modified this close to the previous scan may have changed again within the
 #: file system's timestamp granularity (2 s on FAT): its content is always read again.
 RACY_NS = 2_000_000_000
@@ -225,21 +228,16 @@ def _list_files(root: Path) -> tuple[list[str], str]:
             "git is not installed: it decides which files are in scope (tracked plus "
             "unignored files). Install git so the gates can list the project's files."
         )
-    inside = subprocess.run(
-        [git, "rev-parse", "--is-inside-work-tree"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if inside.returncode == 0 and inside.stdout.strip() == "true":
+    inside = _git(git, ["rev-parse", "--is-inside-work-tree"], root)
+    if inside.returncode == 0 and inside.stdout.strip() == b"true":
         return _git_ls_files(git, root, ["--cached", "--others", "--exclude-standard"]), "git"
     # Not a repository: ask git anyway, through a throw-away repository, so that
     # .gitignore is honoured by git's own rules rather than an imitation of them.
     with tempfile.TemporaryDirectory(prefix="platformgates-git-") as tmp:
-        init = subprocess.run([git, "init", "-q", tmp], capture_output=True, text=True, check=False)
+        init = _git(git, ["init", "-q", tmp], root)
         if init.returncode != 0:
-            raise InventoryError(f"git init failed: {init.stderr.strip()}")
+            message = init.stderr.decode("utf-8", "replace").strip()
+            raise InventoryError(f"git init failed: {message}")
         files = _git_ls_files(
             git,
             root,
@@ -249,17 +247,32 @@ def _list_files(root: Path) -> tuple[list[str], str]:
     return files, "walk"
 
 
+def _git(
+    git: str, args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run git; one that does not answer within GIT_TIMEOUT is an InventoryError."""
+    try:
+        return subprocess.run(
+            [git, *args],
+            cwd=cwd,
+            capture_output=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+            timeout=GIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        verb = next((a for a in args if not a.startswith("-") and "=" not in a), "")
+        raise InventoryError(
+            f"git {verb} did not answer within "
+            f"{GIT_TIMEOUT:.0f} s in {cwd}, so the files in scope are unknown: check for a "
+            "hanging fsmonitor hook or file system (`git status` there shows the same)"
+        ) from None
+
+
 def _git_ls_files(
     git: str, root: Path, flags: list[str], env: dict[str, str] | None = None
 ) -> list[str]:
-    full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run(
-        [git, "-c", "core.quotepath=off", "ls-files", "-z", *flags],
-        cwd=root,
-        capture_output=True,
-        env=full_env,
-        check=False,
-    )
+    proc = _git(git, ["-c", "core.quotepath=off", "ls-files", "-z", *flags], root, env)
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip()
         raise InventoryError(f"git ls-files failed in {root}: {message}")

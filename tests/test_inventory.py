@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from pytest_platformgates import inventory
 from pytest_platformgates.inventory import FileStatus, Inventory, StatCache, glob_to_regex
 
 
@@ -334,3 +337,18 @@ def _write_doc(path: Path, head, entries, *, fix_checksum: bool) -> None:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_git_that_does_not_answer_is_a_problem_not_a_hang(project, monkeypatch, tmp_path):
+    project.write("a.py", "x = 1\n")
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    monkeypatch.setattr(inventory, "GIT_TIMEOUT", 0.5)
+    started = time.monotonic()
+    inv = Inventory.scan(project.path)
+    assert time.monotonic() - started < 10
+    assert inv.files == ()
+    assert "git rev-parse did not answer within" in inv.problems[0]
