@@ -133,12 +133,12 @@ class Inventory:
             if not keep(rel):
                 excluded += 1
                 continue
-            entry = _inspect(root, rel, max_file_size, known.get(rel), seen)
+            entry = _inspect(root, rel, max_file_size, known.get(rel), seen, started)
             if entry is not None:
                 files.append(entry)
         # A narrowed scan saw only some files: saving would forget the others.
         if stats is not None and only is None and seen != known:
-            stats.save(seen, started)
+            stats.save(seen)
         matchers = {p: re.compile(glob_to_regex(p, root_relative=True)) for p in paths}
         unmatched = tuple(p for p, rx in matchers.items() if not any(map(rx.match, listed)))
         return cls(
@@ -199,12 +199,11 @@ class StatCache:
         except Exception:  # missing or damaged: read every file, never trust it
             return {}
 
-    def save(self, seen: Mapping[str, _Seen], started: int) -> None:
+    def save(self, seen: Mapping[str, _Seen]) -> None:
         entries = {
             rel: {
                 "stamp": list(s.stamp),
-                # Entries carried over keep their own time; new ones get this scan's.
-                "trusted_before": s.trusted_before or started,
+                "trusted_before": s.trusted_before,
                 "status": s.file.status.value,
                 "size": s.file.size,
                 "sha256": s.file.sha256,
@@ -287,6 +286,7 @@ def _inspect(
     max_size: int,
     known: _Seen | None = None,
     seen: dict[str, _Seen] | None = None,
+    started: int = 0,
 ) -> InventoryFile | None:
     full = root / rel
     try:
@@ -318,7 +318,7 @@ def _inspect(
         return InventoryFile(rel, FileStatus.UNREADABLE, detail=exc.strerror or str(exc))
     entry = _classify(rel, data)
     if seen is not None and len(data) == st.st_size:
-        seen[rel] = _Seen(_stamp(st), 0, entry)  # 0: stamped with this scan's start
+        seen[rel] = _Seen(_stamp(st), started, entry)
     return entry
 
 

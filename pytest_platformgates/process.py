@@ -156,6 +156,18 @@ def allow_tools() -> None:
         _RUNNING.refusing = False
 
 
+def installed_version(distribution: str, minimum: str, below: str) -> str:
+    """The installed ``distribution``'s version, read from its metadata without importing
+    it, when it is a supported one (:func:`supported_version`); else :class:`GateError`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version(distribution)
+    except PackageNotFoundError:
+        raise GateError(f"{distribution} is not installed: `pip install {distribution}`") from None
+    return supported_version(distribution, found, minimum, below)
+
+
 def supported_version(tool: str, version: str, minimum: str, below: str) -> str:
     """``version`` of ``tool`` when ``minimum <= version < below``, else :class:`GateError`.
 

@@ -45,7 +45,7 @@ def reference_markdown(pm: pluggy.PluginManager, table: Mapping[str, Any]) -> st
         parts.append(f"{gate.description}. See [the {name} gate](gates/{name}.md).\n")
         parts.append(_table(gate.options) if gate.options else "No options of its own.\n")
     for name, gate in on_request.items():
-        kind = ON_REQUEST.get(name, {}).get("kind")
+        kind = ON_REQUEST[name].get("kind")
         if kind:
             parts.append(f'## `[tool.platformgates.gates.NAME]` with `kind = "{kind}"`\n')
             parts.append(

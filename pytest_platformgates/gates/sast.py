@@ -36,7 +36,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import InventoryFile
 from ..model import Analysis, Finding, Severity
-from ..process import run_tool, stderr_tail, supported_version
+from ..process import installed_version, run_tool, stderr_tail
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -249,13 +249,7 @@ class SastGate(FileGate):
     # -- cache keys --------------------------------------------------------------------
 
     def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            installed = version("bandit")
-        except PackageNotFoundError:
-            raise GateError("bandit is not installed: `pip install bandit`") from None
-        bandit = supported_version("bandit", installed, MIN_BANDIT, BELOW_BANDIT)
+        bandit = installed_version("bandit", MIN_BANDIT, BELOW_BANDIT)
         # The AST differs between Python versions, and bandit's findings with it.
         return {"bandit": bandit, "python": "{}.{}".format(*sys.version_info[:2])}
 

@@ -39,7 +39,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile
 from ..model import Analysis, Finding, Severity
-from ..process import run_tool, supported_version
+from ..process import installed_version, run_tool
 from .secrets_prefilter import Prefilter
 
 PROTOCOL = 1
@@ -357,8 +357,8 @@ def parse_baseline(
                 raise bad(f"{where}.is_secret must be true, false or absent")
             key = (filename.replace("\\", "/"), kind, hashed)
             # Recorded twice: audited as a true secret in either copy, it stays one.
-            if known.get(key) is not True:
-                known[key] = True if is_secret is True else known.get(key, is_secret)
+            if key not in known or is_secret is True:
+                known[key] = is_secret
     config = {"plugins_used": plugins, "filters_used": filters}
     return config, known
 
@@ -467,14 +467,8 @@ def _run_worker(request: Mapping[str, Any], paths: list[str], ctx: GateContext) 
 def _detect_secrets_version() -> str:
     # From the distribution's metadata: importing detect-secrets (and requests with it)
     # would cost a warm run with every file cached more than everything else it does.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        installed = version("detect-secrets")
-    except PackageNotFoundError:
-        raise GateError("detect-secrets is not installed: `pip install detect-secrets`") from None
     # The worker drives detect-secrets' own API and reads its baseline format.
-    return supported_version("detect-secrets", installed, MIN_DETECT_SECRETS, BELOW_DETECT_SECRETS)
+    return installed_version("detect-secrets", MIN_DETECT_SECRETS, BELOW_DETECT_SECRETS)
 
 
 def _is_non_text_name(path: str) -> bool:
