@@ -19,6 +19,9 @@ ecosystem. Only ``PyPI`` entries are kept. Matching follows the OSV schema:
 Parsing thousands of YAML records takes over a second, so the parsed index is
 kept in a cache file keyed by every record file's path, size and mtime (or the
 zip's); anything in the cache that does not verify is rebuilt, never trusted.
+:func:`audit` also keeps its answers (a :class:`Answer` per package version) keyed by
+the same state: a run whose dependencies and database did not change reads neither
+the records nor the index.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from . import __version__
 from .cache import split_checked, verified_body, write_checked
 from .model import Severity
 
@@ -47,6 +51,7 @@ except ImportError:  # pragma: no cover
 
 ECOSYSTEM = "PyPI"
 INDEX_FORMAT = 1
+ANSWERS_FORMAT = 1
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 #: Preferred primary id when records are merged: the PyPI-specific databases first.
 ID_PREFERENCE = ("PYSEC-", "GHSA-", "CVE-")
@@ -214,6 +219,106 @@ class Database:
             return bool(self.matches(name, version))
         except InvalidVersion:
             return True
+
+    def answer(self, name: str, version: str) -> Answer:
+        """What this database says of ``name`` at ``version``, and the upgrade that clears it."""
+        try:
+            vulns = merge(self.matches(name, version))
+        except InvalidVersion:
+            return Answer(invalid=True)
+        candidates = sorted({f for v in vulns for f in v.fixed}, key=version_order)
+        clear = next((c for c in candidates if not self.affected_by_any(name, c)), None)
+        return Answer(tuple(vulns), clear)
+
+    def facts(self) -> DatabaseFacts:
+        return DatabaseFacts(
+            location=self.location,
+            digest=self.digest,
+            records=self.records,
+            packages=self.packages,
+            newest_modified=self.newest_modified,
+            index_cached=self.from_cache,
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the database says of one package version."""
+
+    vulnerabilities: tuple[Vulnerability, ...] = ()
+    #: the lowest ``fixed`` version above this one that no advisory affects
+    clear: str | None = None
+    #: the version is not PEP 440, so the ranges could not be evaluated: not audited
+    invalid: bool = False
+
+    def to_json(self) -> list[Any]:
+        vulns = [
+            [list(v.ids), list(v.aliases), v.summary, v.severity, v.severity_basis, list(v.fixed)]
+            for v in self.vulnerabilities
+        ]
+        return [vulns, self.clear, self.invalid]
+
+    @classmethod
+    def from_json(cls, data: Sequence[Any]) -> Answer:
+        vulns, clear, invalid = data
+        if not (clear is None or isinstance(clear, str)) or not isinstance(invalid, bool):
+            raise ValueError("malformed answer")
+        return cls(
+            tuple(
+                Vulnerability(
+                    ids=tuple(map(str, ids)),
+                    aliases=tuple(map(str, aliases)),
+                    summary=str(summary),
+                    severity=str(severity),
+                    severity_basis=str(basis),
+                    fixed=tuple(map(str, fixed)),
+                )
+                for ids, aliases, summary, severity, basis, fixed in vulns
+            ),
+            clear,
+            invalid,
+        )
+
+
+@dataclass(frozen=True)
+class DatabaseFacts:
+    """What a report says about the database a run was judged against."""
+
+    location: str
+    digest: str
+    records: int
+    packages: int
+    newest_modified: str
+    index_cached: bool
+    #: every answer came from the answers kept by an earlier run (see :func:`audit`)
+    answered_from_cache: bool = False
+
+    @property
+    def newest(self) -> datetime | None:
+        return _parse_time(self.newest_modified)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "location": self.location,
+            "digest": self.digest,
+            "records": self.records,
+            "packages": self.packages,
+            "newest_modified": self.newest_modified,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], location: str, digest: str) -> DatabaseFacts:
+        if data["location"] != location or data["digest"] != digest:
+            raise ValueError("facts of another database")
+        return cls(
+            location=location,
+            digest=digest,
+            records=int(data["records"]),
+            packages=int(data["packages"]),
+            newest_modified=str(data["newest_modified"]),
+            index_cached=True,
+            answered_from_cache=True,
+        )
 
 
 def merge(matches: Iterable[Match]) -> list[Vulnerability]:
@@ -495,19 +600,61 @@ def parse_location(spec: str, root: Path) -> Path:
 
 def load(path: Path, cache_dir: Path | None = None) -> tuple[Database, list[str]]:
     """Load and index the database at ``path``; also return notes (cache trouble)."""
+    return _load(path, _digest(path), cache_dir)
+
+
+def audit(
+    path: Path, packages: Iterable[tuple[str, str]], cache_dir: Path | None = None
+) -> tuple[DatabaseFacts, dict[tuple[str, str], Answer], list[str]]:
+    """The database's :class:`Answer` on each ``(name, version)``, and notes.
+
+    With ``cache_dir``, the answers are kept beside the index, keyed by the database's
+    state (every record file's path, size and mtime) and this plugin's version: when
+    neither changed and every package version was asked before, neither the records
+    nor the index are read. Answers that do not verify are recomputed, never trusted.
+    """
+    wanted = sorted({(canonicalize_name(n), v) for n, v in packages})
+    digest = _digest(path)
     notes: list[str] = []
+    answers_file = None
+    known: dict[tuple[str, str], Answer] = {}
+    facts = None
+    if cache_dir is not None:
+        answers_file = cache_dir / f"osv-answers-{_location_key(path)}.json"
+        facts, known, note = _read_answers(answers_file, str(path), digest)
+        if note:
+            notes.append(note)
+    if facts is not None and all(w in known for w in wanted):
+        return facts, {w: known[w] for w in wanted}, notes
+    db, more = _load(path, digest, cache_dir)
+    notes.extend(more)
+    answers = {w: known[w] if w in known else db.answer(*w) for w in wanted}
+    if answers_file is not None:
+        note = _write_answers(answers_file, db.facts(), answers)
+        if note:
+            notes.append(note)
+    return db.facts(), answers, notes
+
+
+def _digest(path: Path) -> str:
     if not path.exists():
         raise DatabaseError(
             f"the advisory database {path} does not exist",
             "point `database` at a directory of OSV JSON/YAML records or at OSV's "
             "per-ecosystem zip (relative to the project root), or remove it to query OSV online",
         )
-    stamp = _stamp(path)
-    digest = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(_stamp(path)).encode()).hexdigest()
+
+
+def _location_key(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+
+
+def _load(path: Path, digest: str, cache_dir: Path | None) -> tuple[Database, list[str]]:
+    notes: list[str] = []
     cache_file = None
     if cache_dir is not None:
-        name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-        cache_file = cache_dir / f"osv-index-{name}.json"
+        cache_file = cache_dir / f"osv-index-{_location_key(path)}.json"
         db, note = _read_cache(cache_file, digest, str(path))
         if note:
             notes.append(note)
@@ -770,4 +917,48 @@ def _write_cache(cache_file: Path, db: Database) -> str:
         write_checked(cache_file, {"format": INDEX_FORMAT, "digest": db.digest}, body)
     except OSError as exc:
         return f"advisory index cache not written ({exc.strerror}); the next run parses again"
+    return ""
+
+
+def _read_answers(
+    answers_file: Path, location: str, digest: str
+) -> tuple[DatabaseFacts | None, dict[tuple[str, str], Answer], str]:
+    """The answers an earlier run kept for this database state; none when they do not verify."""
+    try:
+        raw = answers_file.read_bytes()
+    except FileNotFoundError:
+        return None, {}, ""
+    except OSError as exc:
+        return None, {}, f"advisory answers {answers_file} unreadable ({exc.strerror}); recomputed"
+    try:
+        header, body_bytes = split_checked(raw)
+        if (
+            header.get("format") != ANSWERS_FORMAT
+            or header.get("version") != __version__
+            or header.get("digest") != digest
+        ):
+            return None, {}, ""  # the database or the matching code changed: quietly
+        body = verified_body(header, body_bytes)
+        facts = DatabaseFacts.from_json(body["facts"], location, digest)
+        known = {}
+        for name, version, answer in body["answers"]:
+            known[(str(name), str(version))] = Answer.from_json(answer)
+    except Exception as exc:  # any corruption at all: ask the index again
+        return None, {}, f"advisory answers {answers_file} are corrupt ({exc}); recomputed"
+    return facts, known, ""
+
+
+def _write_answers(
+    answers_file: Path, facts: DatabaseFacts, answers: Mapping[tuple[str, str], Answer]
+) -> str:
+    body = {
+        "facts": facts.to_json(),
+        "answers": [[n, v, answer.to_json()] for (n, v), answer in sorted(answers.items())],
+    }
+    header = {"format": ANSWERS_FORMAT, "version": __version__, "digest": facts.digest}
+    try:
+        answers_file.parent.mkdir(parents=True, exist_ok=True)
+        write_checked(answers_file, header, body)
+    except OSError as exc:
+        return f"advisory answers not written ({exc.strerror}); the next run asks the index"
     return ""

@@ -324,6 +324,91 @@ def test_index_cache_is_used_refreshed_and_never_trusted_when_corrupt(tmp_path):
     assert ids(fourth, "demo-pkg", "1.0") == ["OSV-1", "OSV-2"]
 
 
+def audited(db_path: Path, cache: Path, *packages: tuple[str, str]):
+    facts, answers, notes = osv.audit(db_path, packages, cache)
+    shown = {key: [v.id for v in a.vulnerabilities] for key, a in answers.items()}
+    return facts, shown, notes
+
+
+def test_audit_keeps_its_answers_and_needs_no_index_when_nothing_changed(tmp_path, monkeypatch):
+    db_path = write_db(
+        tmp_path / "db",
+        record("OSV-1", ranges=ecosystem({"introduced": "0"}, {"fixed": "1.1"})),
+        record("OSV-2", name="other", versions=["2.0"]),
+    )
+    cache = tmp_path / "cache"
+    facts, shown, notes = audited(db_path, cache, ("Demo_Pkg", "1.0"), ("other", "3.0"))
+    assert shown == {("demo-pkg", "1.0"): ["OSV-1"], ("other", "3.0"): []}
+    assert (facts.records, facts.answered_from_cache, notes) == (2, False, [])
+
+    def no_index(*args):
+        raise AssertionError("the index was read although every answer was kept")
+
+    monkeypatch.setattr(osv, "_load", no_index)
+    facts, shown_again, _ = audited(db_path, cache, ("other", "3.0"), ("demo-pkg", "1.0"))
+    assert shown_again == shown
+    assert facts.answered_from_cache and facts.records == 2 and facts.newest is not None
+    assert osv.audit(db_path, [("demo-pkg", "1.0")], cache)[1][("demo-pkg", "1.0")].clear == "1.1"
+
+
+def test_audit_asks_the_index_for_what_it_was_not_asked_before(tmp_path):
+    db_path = write_db(tmp_path / "db", record("OSV-1", versions=["1.0", "1.2"]))
+    cache = tmp_path / "cache"
+    audited(db_path, cache, ("demo-pkg", "1.1"))
+    facts, shown, _ = audited(db_path, cache, ("demo-pkg", "1.1"), ("demo-pkg", "1.2"))
+    assert shown == {("demo-pkg", "1.1"): [], ("demo-pkg", "1.2"): ["OSV-1"]}
+    assert not facts.answered_from_cache
+
+
+def test_audit_answers_are_dropped_when_the_database_or_the_plugin_changes(tmp_path, monkeypatch):
+    db_path = write_db(tmp_path / "db", record("OSV-1", versions=["1.0"]))
+    cache = tmp_path / "cache"
+    audited(db_path, cache, ("demo-pkg", "1.0"))
+    write_db(db_path, record("OSV-2", versions=["1.0"]))  # a new record
+    facts, shown, notes = audited(db_path, cache, ("demo-pkg", "1.0"))
+    assert shown == {("demo-pkg", "1.0"): ["OSV-1", "OSV-2"]}
+    assert not facts.answered_from_cache and notes == []
+
+    # Another version of the matching code: its answers may differ, so none is reused.
+    monkeypatch.setattr(osv, "__version__", "0.0.0-other")
+    facts, shown, notes = audited(db_path, cache, ("demo-pkg", "1.0"))
+    assert not facts.answered_from_cache and notes == []
+    assert shown == {("demo-pkg", "1.0"): ["OSV-1", "OSV-2"]}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw.replace(b'"OSV-1"', b'"OSV-7"'),  # body no longer matches its checksum
+        lambda raw: raw[: len(raw) // 2],  # truncated
+        lambda raw: b"\xff\xfe" + raw,  # not even a header
+    ],
+    ids=["tampered", "truncated", "garbage"],
+)
+def test_audit_answers_that_do_not_verify_are_recomputed_with_a_note(tmp_path, damage):
+    db_path = write_db(tmp_path / "db", record("OSV-1", versions=["1.0"]))
+    cache = tmp_path / "cache"
+    audited(db_path, cache, ("demo-pkg", "1.0"))
+    (answers,) = cache.glob("osv-answers-*.json")
+    answers.write_bytes(damage(answers.read_bytes()))
+    facts, shown, notes = audited(db_path, cache, ("demo-pkg", "1.0"))
+    assert shown == {("demo-pkg", "1.0"): ["OSV-1"]}
+    assert not facts.answered_from_cache
+    assert len(notes) == 1 and "corrupt" in notes[0] and "recomputed" in notes[0]
+    assert audited(db_path, cache, ("demo-pkg", "1.0"))[0].answered_from_cache  # rewritten
+
+
+def test_audit_keeps_an_unauditable_version_unauditable(tmp_path):
+    db_path = write_db(
+        tmp_path / "db", record("OSV-1", ranges=ecosystem({"introduced": "0"}, {"fixed": "2"}))
+    )
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        facts, answers, _ = osv.audit(db_path, [("demo-pkg", "not-pep-440")], cache)
+        assert answers[("demo-pkg", "not-pep-440")].invalid
+    assert facts.answered_from_cache
+
+
 def test_pypa_snapshot_known_vulnerabilities(advisory_db, tmp_path):
     db, _ = osv.load(advisory_db, tmp_path)
     assert db.records > 2000

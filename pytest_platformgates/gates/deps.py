@@ -267,7 +267,9 @@ class DepsGate(Gate):
         cache_dir = ctx.cache.directory if ctx.cache is not None else None
         try:
             path = osv.parse_location(settings["database"], ctx.root)
-            db, cache_notes = osv.load(path, cache_dir)
+            db, answers, cache_notes = osv.audit(
+                path, [(d.name, str(d.version)) for d in deps], cache_dir
+            )
         except osv.DatabaseError as exc:
             raise GateError(
                 f"database = {settings['database']!r}: {exc.message}", exc.detail
@@ -277,7 +279,8 @@ class DepsGate(Gate):
             {
                 "database_records": db.records,
                 "database_packages": db.packages,
-                "database_index_cached": int(db.from_cache),
+                "database_index_cached": int(db.index_cached),
+                "database_answers_cached": int(db.answered_from_cache),
                 "database_newest": db.newest_modified,
                 "database_digest": db.digest[:16],
             }
@@ -308,16 +311,11 @@ class DepsGate(Gate):
         found = []
         unaudited = []
         for dep in deps:
-            assert dep.version is not None
-            try:
-                matches = db.matches(dep.name, dep.version)
-            except InvalidVersion:
+            answer = answers[(canonicalize_name(dep.name), str(dep.version))]
+            if answer.invalid:
                 unaudited.append(Unaudited(dep, "not a PEP 440 version"))
                 continue
-            vulns = osv.merge(matches)
-            candidates = sorted({f for v in vulns for f in v.fixed}, key=osv.version_order)
-            clear = next((c for c in candidates if not db.affected_by_any(dep.name, c)), None)
-            found += [Hit(dep, v, clear) for v in vulns]
+            found += [Hit(dep, v, answer.clear) for v in answer.vulnerabilities]
         return found, unaudited
 
     # -- online ---------------------------------------------------------------------------
