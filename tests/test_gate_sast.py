@@ -479,3 +479,46 @@ def test_warm_run_is_cached_and_config_changes_invalidate(project):
     project.configure({"sast": {"fail_on": "low", "confidence": "high"}})
     result, props = _run(project)
     assert props["gate.figure.files_analysed"] == "2"  # the gate's settings changed
+
+
+def _worker_request(tmp_path, **overrides):
+    from pytest_platformgates.gates.sast import read_setup
+
+    setup = read_setup(tmp_path)
+    request = {
+        "config_option": "",
+        "setup": setup.digest_input(),
+        "config_file": setup.config_file,
+        "tests": list(setup.tests),
+        "skips": list(setup.skips),
+        "files": ["./app.py"],
+    }
+    return {**request, **overrides}
+
+
+def test_the_worker_validates_the_settings_it_was_given_and_reads_nosec(tmp_path, monkeypatch):
+    from pytest_platformgates.gates.sast import worker
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.py").write_text(RISKY.replace("shell=True)", "shell=True)  # nosec B602"))
+    report = worker(_worker_request(tmp_path))
+    assert report["invalid"] is None
+    assert report["nosec"] == {"./app.py": [[5, ["B602"], True]]}  # line, known, id-shaped
+    assert {i["test_id"] for i in report["issues"]} == {"B404", "B101"}
+
+    (tmp_path / "pyproject.toml").write_text('[tool.bandit]\nskips = ["B999"]\n')
+    refused = worker(_worker_request(tmp_path))
+    assert refused["issues"] == [] and refused["scanned"] == []
+    assert "unknown bandit test 'B999'" in refused["invalid"][0]
+
+
+def test_the_worker_refuses_settings_changed_since_the_gate_read_them(tmp_path, monkeypatch):
+    from pytest_platformgates.gates.sast import worker
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.py").write_text(RISKY)
+    request = _worker_request(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.bandit]\nskips = ["B602"]\n')
+    refused = worker(request)
+    assert "changed while the gate was running" in refused["invalid"][0]
+    assert refused["issues"] == []

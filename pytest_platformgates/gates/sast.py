@@ -271,12 +271,15 @@ class SastGate(FileGate):
 
     def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
         setup = self._setup or read_setup(ctx.root, ctx.settings["config"])
+        shards = _shards(files, ctx.settings["jobs"])
+        # The workers validate the settings against bandit's registry of tests and read
+        # the nosec comments: bandit is imported there anyway, and importing it here too
+        # would cost this process a quarter of a second on every run that analyses a file.
         # Cache entries are written only after this succeeds, under a key holding the
         # settings, bandit's version and its plugins: a cached run needs no validation.
-        manager = bandit_extensions()
-        validate_setup(setup, manager)
-        shards = _shards(files, ctx.settings["jobs"])
         request = {
+            "config_option": ctx.settings["config"],
+            "setup": setup.digest_input(),
             "config_file": setup.config_file,
             "tests": list(setup.tests),
             "skips": list(setup.skips),
@@ -286,6 +289,9 @@ class SastGate(FileGate):
                 pool.submit(_run_worker, {**request, "files": shard}, ctx) for shard in shards
             ]
             reports = [f.result() for f in futures]
+        for report in reports:
+            if report["invalid"]:
+                raise GateError(*report["invalid"])
 
         floor = RANKING.index(CONFIDENCE_FLOOR[ctx.settings["confidence"]])
         findings: list[Finding] = []
@@ -331,7 +337,14 @@ class SastGate(FileGate):
                 f"{len(stale)} `nosec` comment(s) name a test that found nothing on their line "
                 "(stale suppressions): " + "; ".join(stale[:MAX_LISTED])
             )
-        nosec_findings, file_figures = _nosec_audit(self.name, files, ctx, manager)
+        comments = {
+            _relative(path): [
+                NosecComment(line, tuple(known), mistyped) for line, known, mistyped in found
+            ]
+            for report in reports
+            for path, found in report["nosec"].items()
+        }
+        nosec_findings, file_figures = _nosec_audit(self.name, comments, ctx)
         findings.extend(nosec_findings)
         figures = {"bandit_processes": len(shards), "below_confidence": below}
         return FileAnalysis(
@@ -669,6 +682,10 @@ def _run_worker(request: Mapping[str, Any], ctx: GateContext) -> dict[str, Any]:
         for key in ("scanned", "skipped", "issues", "records"):
             if not isinstance(report[key], list):
                 raise TypeError(f"{key} is not a list")
+        if not isinstance(report["nosec"], dict):
+            raise TypeError("nosec is not an object")
+        if report["invalid"] is not None and not isinstance(report["invalid"], list):
+            raise TypeError("invalid is neither null nor a list")
     except (ValueError, KeyError, TypeError) as exc:
         raise GateError(
             f"the bandit worker printed output that is not its report ({exc})",
@@ -720,32 +737,28 @@ def _unparseable(gate: str, path: str, reason: str) -> Finding:
 
 
 def _nosec_audit(
-    gate: str, files: Sequence[InventoryFile], ctx: GateContext, manager: Any
+    gate: str, comments: Mapping[str, Sequence[NosecComment]], ctx: GateContext
 ) -> tuple[list[Finding], dict[str, dict[str, int]]]:
-    """Every ``nosec`` comment of ``files``: findings for those that silence more than they
-    name, and per-file counts (``nosec_test:ID`` per test named).
+    """Findings for the ``nosec`` comments that silence more than they name, and per-file
+    counts (``nosec_test:ID`` per test named), from the comments the workers read.
 
-    Both are cached with the file, so the totals are the project's, not this run's;
-    only files containing "nosec" are tokenized.
+    Both are cached with the file, so the totals are the project's, not this run's.
     """
     choice = ctx.settings["blanket_nosec"]
     blanket_severity = None if choice == "off" else Severity.parse(choice)
     findings: list[Finding] = []
     per_file: dict[str, dict[str, int]] = {}
-    for f in files:
-        text = ctx.inventory.read_text(f)
-        if "nosec" not in text:
-            continue
+    for path, found in sorted(comments.items()):
         counts = {"nosec_comments": 0, "nosec_blanket": 0}
-        for comment in nosec_comments(text, manager):
+        for comment in found:
             counts["nosec_comments"] += 1
             counts["nosec_blanket"] += comment.blanket
             for test_id in comment.known:
                 counts[f"nosec_test:{test_id}"] = counts.get(f"nosec_test:{test_id}", 0) + 1
-            finding = _nosec_finding(gate, f.path, comment, blanket_severity)
+            finding = _nosec_finding(gate, path, comment, blanket_severity)
             if finding is not None:
                 findings.append(finding)
-        per_file[f.path] = counts
+        per_file[path] = counts
     return findings, per_file
 
 
@@ -844,7 +857,26 @@ def worker(request: Mapping[str, Any]) -> dict[str, Any]:
     log.setLevel(logging.WARNING)  # also keeps bandit's progress bar off
     log.propagate = False
 
-    bandit_extensions()
+    extensions = bandit_extensions()
+    empty: dict[str, Any] = {"scanned": [], "skipped": [], "issues": [], "records": [], "nosec": {}}
+    try:
+        setup = read_setup(Path.cwd(), request["config_option"])
+        if setup.digest_input() != request["setup"]:
+            raise GateError(
+                "bandit's configuration changed while the gate was running; run it again"
+            )
+        validate_setup(setup, extensions)
+    except GateError as exc:
+        return {**empty, "invalid": [exc.message, exc.detail]}
+    nosec = {}
+    for path in request["files"]:
+        data = Path(path).read_bytes()
+        if b"nosec" in data:  # without the bytes no comment can match
+            text = data.decode("utf-8-sig", errors="replace")
+            nosec[path] = [
+                [c.line, list(c.known), c.mistyped] for c in nosec_comments(text, extensions)
+            ]
+
     from bandit.core import config as b_config
     from bandit.core import docs_utils, manager
 
@@ -885,6 +917,8 @@ def worker(request: Mapping[str, Any]) -> dict[str, Any]:
         "skipped": [list(s) for s in mgr.get_skipped()],
         "issues": issues,
         "records": handler.records,
+        "nosec": nosec,
+        "invalid": None,
     }
 
 
