@@ -294,6 +294,10 @@ def upgrade_id(license_id: str) -> str:
     """A deprecated SPDX id's current form (``GPL-3.0`` → ``GPL-3.0-only``), else itself."""
     if license_id.startswith("LicenseRef-"):
         return license_id  # the project's own reference: never remapped
+    if license_id in _spdx_ids(deprecated=False):
+        # A current id is its own form (tests/test_gate_licenses.py checks every one):
+        # building license-expression's index for it would cost each run 0.1 s.
+        return license_id
     try:
         parsed = _spdx_licensing().parse(license_id, validate=True, strict=True)
     except Exception:  # license-expression knows no such id (e.g. ``MPL-1.1+``)
@@ -302,6 +306,20 @@ def upgrade_id(license_id: str) -> str:
     if isinstance(key, str) and not key.startswith("LicenseRef-"):
         return key
     return license_id
+
+
+@functools.cache
+def _spdx_ids(*, deprecated: bool) -> frozenset[str]:
+    """The SPDX licence ids ``packaging`` validates against, current or deprecated ones.
+
+    The table is packaging's own (``packaging.licenses._spdx``); were it ever to move,
+    no id is taken as current and license-expression decides, as before.
+    """
+    try:
+        from packaging.licenses._spdx import LICENSES
+    except ImportError:  # pragma: no cover - a packaging that moved its table
+        return frozenset()
+    return frozenset(v["id"] for v in LICENSES.values() if bool(v["deprecated"]) == deprecated)
 
 
 @functools.cache
@@ -363,8 +381,12 @@ def _concrete(license_id: str, v: Versioned) -> str:
 
 @functools.cache
 def _known_versioned() -> tuple[str, ...]:
-    symbols = _spdx_licensing().known_symbols
-    return tuple(k for k in symbols if not k.startswith("LicenseRef-") and _VERSIONED.match(k))
+    # The ids packaging accepts are the SPDX list expressions are checked against;
+    # deprecated ids (GPL-2.0) are never the "-only" form of a later version.
+    symbols = _spdx_ids(deprecated=False) or {
+        k for k in _spdx_licensing().known_symbols if not k.startswith("LicenseRef-")
+    }
+    return tuple(sorted(k for k in symbols if _VERSIONED.match(k)))
 
 
 def validate_id(text: str) -> str:

@@ -256,3 +256,37 @@ def test_fails_closed_when_the_environment_cannot_be_read(project, tmp_path):
     (info / "METADATA").unlink()
     with pytest.raises(GateError, match="cannot be read"):
         run_gate(project.path, "licenses")
+
+
+def test_current_spdx_ids_skip_license_expression_and_mean_the_same(monkeypatch):
+    """The fast path (packaging's table) agrees with license-expression on every id."""
+    from pytest_platformgates import licensing
+
+    current = sorted(licensing._spdx_ids(deprecated=False))
+    deprecated = sorted(licensing._spdx_ids(deprecated=True))
+    assert len(current) > 500 and "MIT" in current and "GPL-2.0" in deprecated
+    slow = licensing._spdx_licensing()
+    for license_id in current:  # what upgrade_id would have asked license-expression
+        try:
+            key = slow.parse(license_id, validate=True, strict=True).key
+        except Exception:  # an id license-expression does not know stays as it is
+            key = license_id
+        assert key == license_id
+    assert licensing.upgrade_id("GPL-2.0+") == "GPL-2.0-or-later"  # deprecated: upgraded
+    symbols = {k for k in slow.known_symbols if not k.startswith("LicenseRef-")}
+    by_lib = sorted(k for k in symbols if licensing._VERSIONED.match(k))
+    for license_id in (i for i in current if i.endswith("-or-later")):
+        ours = licensing.later_versions(license_id)
+        monkeypatch.setattr(licensing, "_known_versioned", lambda: by_lib)
+        assert licensing.later_versions(license_id) == ours, license_id
+        monkeypatch.undo()
+
+    # A current id never builds license-expression's index.
+    licensing._spdx_licensing.cache_clear()
+    built = []
+    monkeypatch.setattr(
+        licensing, "_spdx_licensing", lambda: built.append(1) or pytest.fail("index built")
+    )
+    assert licensing.normalise("mit AND apache-2.0") == "MIT AND Apache-2.0"
+    assert "GPL-3.0-only" in licensing.later_versions("GPL-2.0-or-later")
+    assert built == []
