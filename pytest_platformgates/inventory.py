@@ -288,15 +288,16 @@ def _inspect(
     seen: dict[str, _Seen] | None = None,
     started: int = 0,
 ) -> InventoryFile | None:
-    full = root / rel
+    # os.path on strings: a Path per file costs more than the lstat on a warm scan.
+    full = os.path.join(root, rel)
     try:
-        st = full.lstat()
+        st = os.lstat(full)
     except FileNotFoundError:
         return None  # tracked but deleted in the work tree: nothing to check
     except OSError as exc:
         return InventoryFile(rel, FileStatus.UNREADABLE, detail=exc.strerror or str(exc))
     if stat.S_ISLNK(st.st_mode):
-        return _inspect_link(root, rel, full)
+        return _inspect_link(root, rel, Path(full))
     if stat.S_ISDIR(st.st_mode):
         return None  # a submodule: its own project
     if not stat.S_ISREG(st.st_mode):
@@ -313,7 +314,7 @@ def _inspect(
             seen[rel] = known
         return known.file
     try:
-        data = full.read_bytes()
+        data = Path(full).read_bytes()
     except OSError as exc:
         return InventoryFile(rel, FileStatus.UNREADABLE, detail=exc.strerror or str(exc))
     entry = _classify(rel, data)

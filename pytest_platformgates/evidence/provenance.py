@@ -6,6 +6,7 @@ of it: CI environments hold tokens, and nothing here may carry one into evidence
 
 from __future__ import annotations
 
+import concurrent.futures
 import getpass
 import os
 import platform
@@ -110,13 +111,22 @@ def _git(root: Path, *args: str) -> str:
 
 def git_state(root: Path, ignore: tuple[Path, ...] = ()) -> GitState:
     """Read HEAD, the branch and the tree's cleanliness; ``ignore`` holds our own output."""
-    try:
-        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
-        commit = _git(root, "rev-parse", "--verify", "HEAD^{commit}").strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        problem = getattr(exc, "stderr", "") or str(exc)
-        return GitState(None, None, True, problem=f"no git commit: {problem.strip()}")
-    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    # Two git processes side by side instead of four one after another: this runs at
+    # the start of every session. Porcelain status paths are relative to the top level
+    # whatever the working directory, so it need not wait for rev-parse.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        status = pool.submit(_git, root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+        try:
+            # `--` ends the revisions: a file named HEAD is not asked about.
+            head = _git(
+                root, "rev-parse", "--show-toplevel", "HEAD^{commit}", "--abbrev-ref", "HEAD", "--"
+            )
+            top_line, commit, branch = head.splitlines()[:3]
+            top = Path(top_line)
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            problem = getattr(exc, "stderr", "") or str(exc)
+            return GitState(None, None, True, problem=f"no git commit: {problem.strip()}")
+        out = status.result()
     if branch == "HEAD":  # detached, as in most CI checkouts: ask the CI
         branch = (
             os.environ.get("GITHUB_HEAD_REF")
@@ -133,7 +143,6 @@ def git_state(root: Path, ignore: tuple[Path, ...] = ()) -> GitState:
             continue
     changed: list[str] = []
     untracked: list[str] = []
-    out = _git(top, "status", "--porcelain=v1", "-z", "--untracked-files=all")
     entries = iter(out.split("\0"))
     for entry in entries:
         if not entry:
