@@ -264,7 +264,7 @@ def from_environment(
             f"version, so they cannot be checked: {', '.join(sorted(broken)[:10])}; "
             "reinstall or remove them"
         )
-    requires = {key: _edges(e["requires"]) for (key, _), e in dists.items()}
+    requires = {key: e["requires"] for (key, _), e in dists.items()}
     everything_direct = not decl.requirements
     roots = {
         key: frozenset(canonicalize_name(e) for e in Requirement(raw).extras)
@@ -334,14 +334,23 @@ def _edges(requires: Iterable[str]) -> list[tuple[str, frozenset[str], str | Non
 
 
 def _via(
-    requires: Mapping[str, list[tuple[str, frozenset[str], str | None]]],
-    roots: Mapping[str, frozenset[str]],
+    requires: Mapping[str, Sequence[str]], roots: Mapping[str, frozenset[str]]
 ) -> dict[str, tuple[str, ...]]:
     """For each distribution a direct one requires (transitively), the direct ones that do.
 
-    Extras are followed as asked for; other markers are not evaluated, so this may
-    name a path that the platform does not take. It is a hint, never a filter.
+    ``requires`` holds each distribution's raw ``Requires-Dist``; a distribution's are
+    parsed when the walk first reaches it (packaging's parser is the slow part), so one
+    no declared distribution requires is never parsed. Extras are followed as asked
+    for; other markers are not evaluated, so this may name a path that the platform
+    does not take. It is a hint, never a filter.
     """
+    parsed: dict[str, list[tuple[str, frozenset[str], str | None]]] = {}
+
+    def edges(name: str) -> list[tuple[str, frozenset[str], str | None]]:
+        if name not in parsed:
+            parsed[name] = _edges(requires.get(name, ()))
+        return parsed[name]
+
     reached: dict[str, set[str]] = {}
     for root, extras in sorted(roots.items()):
         if root not in requires:
@@ -349,7 +358,7 @@ def _via(
         stack, seen = [(root, extras)], {(root, extras)}
         while stack:
             name, asked = stack.pop()
-            for child, child_extras, extra in requires.get(name, ()):
+            for child, child_extras, extra in edges(name):
                 if (extra is None or extra in asked) and (child, child_extras) not in seen:
                     seen.add((child, child_extras))
                     stack.append((child, child_extras))
