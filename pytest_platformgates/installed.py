@@ -79,7 +79,20 @@ def interpreter(setting: str | None, root: Path) -> str:
 def environment(
     python: str, root: Path, timeout: float, facts: SessionFacts | None = None
 ) -> Environment:
-    """List and read ``python``'s distributions; :class:`GateError` when any cannot be."""
+    """List and read ``python``'s distributions; :class:`GateError` when any cannot be.
+
+    With ``facts``, read once per session: the licences and sbom gates read the same.
+    """
+    if facts is None:
+        return _read_environment(python, root, timeout, None)
+    return facts.get(
+        ("installed", python, str(root)), lambda: _read_environment(python, root, timeout, facts)
+    )
+
+
+def _read_environment(
+    python: str, root: Path, timeout: float, facts: SessionFacts | None
+) -> Environment:
     try:
         declared = dependencies.declared(root)
         listing = dependencies.list_environment(python, timeout=timeout, facts=facts)

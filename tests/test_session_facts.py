@@ -79,3 +79,19 @@ def test_deps_licences_and_sbom_run_the_interpreter_once(project, tmp_path, advi
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 1 and outcomes.get("passed") == 2, result.stdout.str()
     assert log.read_text().splitlines() == ["listed"], "the environment was listed more than once"
+
+
+def test_the_licences_and_sbom_gates_read_the_metadata_once(tmp_path, monkeypatch):
+    from pytest_platformgates import installed
+
+    python, _ = fake_env(tmp_path / "venv", [dist("alpha", "1.0"), dist("beta", "2.0")])
+    reads = []
+    real = installed._metadata
+    monkeypatch.setattr(installed, "_metadata", lambda where: reads.append(where) or real(where))
+    facts = SessionFacts()
+    first = installed.environment(python, tmp_path, 60, facts=facts)
+    again = installed.environment(python, tmp_path, 60, facts=facts)
+    assert again is first and [d.name for d in first.distributions] == ["alpha", "beta"]
+    assert len(reads) == 2  # one per distribution, not per gate
+    installed.environment(python, tmp_path, 60)  # without facts: read again
+    assert len(reads) == 4
