@@ -522,3 +522,28 @@ def test_the_worker_refuses_settings_changed_since_the_gate_read_them(tmp_path, 
     refused = worker(request)
     assert "changed while the gate was running" in refused["invalid"][0]
     assert refused["issues"] == []
+
+
+@pytest.mark.parametrize(
+    "include", [("*.py", "*.pyw"), ("src/*.py",), ("*/[ab]?.py", "*.txt"), ("*[!x].py",)]
+)
+def test_include_globs_match_exactly_as_fnmatch_matches_them(include):
+    import fnmatch
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from pytest_platformgates.gates.sast import BanditSetup
+
+    setup = BanditSetup(
+        config_file=None, config={}, tests=(), skips=(), excludes=(), include=include
+    )
+    segment = st.text(alphabet="abx.pyw/[]*?!\n", min_size=1, max_size=12)
+
+    @settings(max_examples=300, deadline=None)
+    @given(segment)
+    def agrees(path):
+        expected = any(fnmatch.fnmatch("./" + path, glob) for glob in include)
+        assert setup.included(path) == expected
+
+    agrees()
