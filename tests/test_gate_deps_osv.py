@@ -416,3 +416,14 @@ def test_pypa_snapshot_known_vulnerabilities(advisory_db, tmp_path):
     assert "PYSEC-2023-228" not in ids(db, "pip", "23.3")
     assert "PYSEC-2018-28" in ids(db, "requests", "2.19.0")
     assert "PYSEC-2018-28" not in ids(db, "requests", "2.20.0")
+
+
+def test_audit_answers_are_kept_however_the_location_is_spelt(tmp_path):
+    db_path = write_db(tmp_path / "db", record("OSV-1", versions=["1.0"]))
+    (tmp_path / "link").symlink_to(db_path)
+    cache = tmp_path / "cache"
+    audited(db_path, cache, ("demo-pkg", "1.0"))
+    facts, shown, notes = audited(tmp_path / "link", cache, ("demo-pkg", "1.0"))
+    assert facts.answered_from_cache and notes == []
+    assert facts.location == str(tmp_path / "link")
+    assert shown == {("demo-pkg", "1.0"): ["OSV-1"]}
