@@ -24,18 +24,23 @@ class Severity(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        # A table, not ``self.name.lower()``: asked several times of every finding.
+        return _LABELS[self]
 
     @classmethod
     def parse(cls, value: str) -> Severity:
         try:
-            return cls[value.upper()]
+            return _BY_NAME[value.upper()]
         except KeyError:
             choices = ", ".join(s.label for s in cls)
             raise ValueError(f"unknown severity {value!r} (choose from {choices})") from None
 
     def __str__(self) -> str:
         return self.label
+
+
+_LABELS = {s: s.name.lower() for s in Severity}
+_BY_NAME = {s.name: s for s in Severity}
 
 
 class Verdict(str, enum.Enum):
