@@ -547,3 +547,13 @@ def test_include_globs_match_exactly_as_fnmatch_matches_them(include):
         assert setup.included(path) == expected
 
     agrees()
+
+
+def test_the_worker_reports_a_file_it_cannot_read_instead_of_crashing(tmp_path, monkeypatch):
+    from pytest_platformgates.gates.sast import worker
+
+    monkeypatch.chdir(tmp_path)
+    request = _worker_request(tmp_path, files=["./gone.py"])  # deleted since the inventory
+    report = worker(request)
+    assert report["invalid"] is None and report["nosec"] == {}
+    assert [path for path, _ in report["skipped"]] == ["./gone.py"]

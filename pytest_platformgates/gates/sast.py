@@ -876,7 +876,10 @@ def worker(request: Mapping[str, Any]) -> dict[str, Any]:
         return {**empty, "invalid": [exc.message, exc.detail]}
     nosec = {}
     for path in request["files"]:
-        data = Path(path).read_bytes()
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            continue  # bandit reports the file it cannot read as skipped, below
         if b"nosec" in data:  # without the bytes no comment can match
             text = data.decode("utf-8-sig", errors="replace")
             nosec[path] = [
