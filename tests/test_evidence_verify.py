@@ -302,3 +302,23 @@ def test_verify_in_ci_refuses_unsigned_evidence_unless_told(project, monkeypatch
     assert cli.main(argv) == 1
     assert "must be signed" in capsys.readouterr().out
     assert cli.main([*argv, "--allow-unsigned"]) == 0
+
+
+def test_publishing_a_file_at_a_time_writes_the_same_bundle_as_composing_it_whole(signed, tmp_path):
+    target, run, public_key = signed
+    private = tmp_path / "key.pem"
+    signer = dsse.signer_from_environment({dsse.KEY_VARIABLE: str(private)})
+    streamed = tmp_path / "streamed"
+    staging = bundle.staging_dir(streamed)
+    staging.mkdir()
+    (staging / "junit.xml").write_bytes(b"<testsuites/>")  # pytest's junitxml wrote it here
+    (staging / "leftover.tmp").write_bytes(b"x")  # a killed attempt's stray file
+    written = bundle.publish(streamed, tmp_path, run, b"<testsuites/>", signer)
+    whole = bundle.compose(run, b"<testsuites/>", signer)
+    assert written == sorted(whole)
+    assert sorted(p.name for p in streamed.iterdir()) == sorted(whole)
+    for name, data in whole.items():
+        assert (streamed / name).read_bytes() == data, name
+    assert not staging.exists()
+    report = verify(streamed, expect(run, key=public_key, require_signature=True))
+    assert report.ok, report.lines()

@@ -1,10 +1,11 @@
 """Assembling the bundle and publishing it atomically.
 
-Every file is composed in memory, written into a staging directory beside the
-target, and only then swapped in by renames: a reader (``verify``) sees
-the previous complete bundle, no bundle, or the new complete bundle, never half
-of one. The statement covers the reports by digest, the envelope covers the
-statement by signature, the manifest covers everything by digest.
+Every file is written into a staging directory beside the target as soon as it is
+composed (only its digest is kept), and the directory is only then swapped in by
+renames: a reader (``verify``) sees the previous complete bundle, no bundle, or the
+new complete bundle, never half of one. The statement covers the reports by digest,
+the envelope covers the statement by signature, the manifest covers everything by
+digest.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,69 @@ def compose(
     signer: dsse.Signer | None,
     unsigned_reason: str = f"no signing key: {dsse.KEY_VARIABLE} is not set",
 ) -> dict[str, bytes]:
-    """Every file of the bundle, by name."""
-    provided = artifacts(run)
+    """Every file of the bundle, by name, in memory (:func:`publish` writes them as made)."""
     files: dict[str, bytes] = {}
+    _compose(run, junit, signer, unsigned_reason, files.__setitem__)
+    return files
+
+
+def publish(
+    target: Path,
+    root: Path,
+    run: EvidenceRun,
+    junit: bytes | None,
+    signer: dsse.Signer | None,
+    unsigned_reason: str = f"no signing key: {dsse.KEY_VARIABLE} is not set",
+) -> list[str]:
+    """Compose the bundle into the staging directory a file at a time, then swap it in;
+    return the names of the files written.
+
+    Each file is written as soon as it is made and only its digest is kept: at 45,000
+    findings the SARIF log, the statement and its envelope are 80 MB, and holding them
+    all at once was the high-water mark of a whole run.
+    """
+    check_target(target, root)
+    staging = _staging(target, _names(run, junit))
+    written: list[str] = []
+
+    def emit(name: str, data: bytes) -> None:
+        (staging / name).write_bytes(data)
+        written.append(name)
+
+    _compose(run, junit, signer, unsigned_reason, emit)
+    _swap(target, staging)
+    return sorted(written)
+
+
+def _names(run: EvidenceRun, junit: bytes | None) -> set[str]:
+    names = set(RESERVED) | set(artifacts(run))
+    if junit is None:
+        names.discard(JUNIT)
+    return names
+
+
+def _compose(
+    run: EvidenceRun,
+    junit: bytes | None,
+    signer: dsse.Signer | None,
+    unsigned_reason: str,
+    emit: Callable[[str, bytes], object],
+) -> None:
+    """Make every file of the bundle and hand each to ``emit`` as soon as it is made."""
+    provided = artifacts(run)
+    digests: dict[str, str] = {}
+
+    def add(name: str, data: bytes) -> None:
+        digests[name] = statement.sha256(data)
+        emit(name, data)
+
     if junit is not None:
-        files[JUNIT] = junit
+        add(JUNIT, junit)
     for name, (_gate, text) in provided.items():
-        files[name] = text.encode("utf-8", "surrogateescape")
-    files[SARIF] = sarif.render(run)
-    files[METRICS] = metrics.render(run)
-    files[HTML] = html.render(run, {name: text for name, (_gate, text) in provided.items()})
+        add(name, text.encode("utf-8", "surrogateescape"))
+    add(SARIF, sarif.render(run))
+    add(METRICS, metrics.render(run))
+    add(HTML, html.render(run, {name: text for name, (_gate, text) in provided.items()}))
     signature: dict[str, Any]
     if signer is None:
         signature = {"signed": False, "reason": unsigned_reason}
@@ -84,11 +138,12 @@ def compose(
             "keyid": signer.keyid,
             "public_key": signer.public_key_b64,
         }
-    digests = {name: (gate, statement.sha256(files[name])) for name, (gate, _t) in provided.items()}
-    files[STATEMENT] = statement.render(run, dict(files), digests, signature)
-    files[ENVELOPE] = dsse.envelope(files[STATEMENT], signer)
-    files[MANIFEST] = manifest.render(files)
-    return files
+    provided_digests = {name: (gate, digests[name]) for name, (gate, _t) in provided.items()}
+    payload = statement.render(run, dict(digests), provided_digests, signature)
+    add(STATEMENT, payload)
+    add(ENVELOPE, dsse.envelope(payload, signer))
+    del payload
+    emit(MANIFEST, manifest.render_digests(digests))
 
 
 def staging_dir(target: Path) -> Path:
@@ -127,15 +182,26 @@ def check_target(target: Path, root: Path) -> None:
 def write(target: Path, root: Path, files: Mapping[str, bytes]) -> None:
     """Publish ``files`` as the directory ``target``, replacing a previous bundle atomically."""
     check_target(target, root)
+    staging = _staging(target, set(files))
+    for name, data in files.items():
+        (staging / name).write_bytes(data)
+    _swap(target, staging)
+
+
+def _staging(target: Path, names: set[str]) -> Path:
+    """The staging directory, holding nothing but files named ``names`` (junit.xml may
+    already be there: pytest's junitxml writes it there when the plugin chose the path)."""
     staging = staging_dir(target)
     staging.mkdir(parents=True, exist_ok=True)
     for stray in staging.iterdir():
-        if stray.name not in files:
+        if stray.name not in names:
             _remove(stray)
+    return staging
+
+
+def _swap(target: Path, staging: Path) -> None:
     # No fsync: a file torn by a crash or power loss fails verify on its digest, and a
     # flush per file cost ~10 ms each, paid by every gated run.
-    for name, data in files.items():
-        (staging / name).write_bytes(data)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")

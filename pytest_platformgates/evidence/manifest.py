@@ -15,10 +15,12 @@ ALGORITHM = "sha256"
 
 
 def render(files: Mapping[str, bytes]) -> bytes:
-    doc = {
-        "algorithm": ALGORITHM,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-    }
+    return render_digests({name: hashlib.sha256(data).hexdigest() for name, data in files.items()})
+
+
+def render_digests(digests: Mapping[str, str]) -> bytes:
+    """The manifest of files whose sha256 digests are ``digests``, by name."""
+    doc = {"algorithm": ALGORITHM, "files": dict(sorted(digests.items()))}
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 

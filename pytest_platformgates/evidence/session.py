@@ -169,8 +169,14 @@ class EvidenceSession:
             notes=tuple(notes),
         )
         run = EvidenceRun.build(self.results, self.settings, facts)
-        files = bundle.compose(run, junit_xml, self.signer, dsse.unsigned_reason(self.key_spec))
-        bundle.write(self.target, self.settings.root, files)
+        files = bundle.publish(
+            self.target,
+            self.settings.root,
+            run,
+            junit_xml,
+            self.signer,
+            dsse.unsigned_reason(self.key_spec),
+        )
         if self.own_junit:
             junit.relocate(self.config, str(self.target / bundle.JUNIT))
         try:

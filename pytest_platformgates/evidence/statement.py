@@ -29,13 +29,14 @@ def sha256(data: bytes) -> str:
 
 def render(
     run: EvidenceRun,
-    reports: Mapping[str, bytes],
+    reports: Mapping[str, str],
     artifacts: Mapping[str, tuple[str, str]],
     signature: Mapping[str, Any],
 ) -> bytes:
     """The statement as bytes (this is also the DSSE payload, byte for byte).
 
-    ``reports`` are the bundle's files the statement covers, by name; ``artifacts``
+    ``reports`` are the sha256 digests of the bundle's files the statement covers, by
+    name; ``artifacts``
     maps a gate-provided file's name to (gate, sha256); ``signature`` says whether,
     and with which key, the envelope is signed.
     """
@@ -43,7 +44,7 @@ def render(
     if run.facts.git.commit:
         subject.append({"name": COMMIT_SUBJECT, "digest": {"gitCommit": run.facts.git.commit}})
     subject += [
-        {"name": name, "digest": {"sha256": sha256(data)}} for name, data in sorted(reports.items())
+        {"name": name, "digest": {"sha256": digest}} for name, digest in sorted(reports.items())
     ]
     body = predicate(run, artifacts, signature)
     # Every gate's findings are encoded a chunk at a time (streaming.py): byte for byte
