@@ -305,7 +305,7 @@ def test_verify_in_ci_refuses_unsigned_evidence_unless_told(project, monkeypatch
 
 
 def test_publishing_a_file_at_a_time_writes_the_same_bundle_as_composing_it_whole(signed, tmp_path):
-    target, run, public_key = signed
+    _target, run, public_key = signed
     private = tmp_path / "key.pem"
     signer = dsse.signer_from_environment({dsse.KEY_VARIABLE: str(private)})
     streamed = tmp_path / "streamed"
