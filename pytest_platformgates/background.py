@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from . import heap
 from .cache import write_atomic
 from .gate import Gate
 from .model import GateResult
@@ -256,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache = ResultCache(Path(job.cache_dir), __version__) if job.cache_dir else None
     partial = PartialScan.from_dict(job.partial) if job.partial is not None else None
     runner = GateRunner(settings, gates, cache, partial=partial)
+    heap.tune_for_gates()  # this process runs nothing but gates, until it exits
 
     signal.signal(signal.SIGTERM, _terminated)
     if job.parent:

@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from . import __version__, background, policy, waivers
+from . import __version__, background, heap, policy, waivers
 from .background import CONCURRENCY, BackgroundGates
 from .background import start as start_background
 from .cache import ResultCache
@@ -305,6 +305,9 @@ class GateSession:
             return
         if weakened:
             warnings.warn(pytest.PytestWarning(weakened), stacklevel=1)
+        if self.owner and session.items and all(isinstance(i, GateItem) for i in session.items):
+            # Nothing but gates runs in this process: no test can notice (heap.py).
+            self.config.add_cleanup(heap.tune_for_gates())
         self._start_background(session)
 
     def _start_background(self, session: pytest.Session) -> None:

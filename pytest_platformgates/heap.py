@@ -1,0 +1,36 @@
+"""The garbage collector, tuned for a process that runs nothing but gates.
+
+A warm run of every gate on Django spends 0.2 s of its 1.2 s in the cyclic garbage
+collector: each gen-0 collection after 700 allocations, and each full collection
+traversing the 60,000 objects the imports made (pytest, coverage.py, cryptography,
+the gates). Loading thousands of cached findings allocates a lot and makes few
+cycles. So, as mypy does for its own runs, a process that runs gates only freezes the
+heap the imports left (``gc.freeze()``: those objects are never traversed again) and
+collects less often. Never in a session that runs the project's tests: those may
+depend on when the collector runs.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+
+#: gen-0 after 10,000 allocations instead of 700; the older generations less often too.
+THRESHOLD = (10_000, 50, 100)
+
+
+def tune_for_gates() -> Callable[[], None]:
+    """Freeze the heap and raise the thresholds; return what puts both back.
+
+    Putting them back matters when the session is one of several in a process
+    (pytester's in-process runs): the objects frozen here are collected again after.
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*THRESHOLD)
+
+    def restore() -> None:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+    return restore

@@ -1,0 +1,49 @@
+"""The garbage collector is tuned only in a process that runs nothing but gates."""
+
+from __future__ import annotations
+
+import gc
+import json
+
+from pytest_platformgates import heap
+
+# Written by the inner session while its items run: what the collector was set to.
+RECORDER = """\
+import gc
+import json
+
+
+def pytest_runtest_call(item):
+    seen = {"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()}
+    with open("gc.json", "w") as fh:
+        json.dump(seen, fh)
+"""
+
+
+def _seen(project):
+    return json.loads((project.path / "gc.json").read_text())
+
+
+def test_a_gates_only_session_freezes_the_heap_and_puts_everything_back(project):
+    project.configure({"lint": {"presets": []}})
+    project.write("conftest.py", RECORDER)
+    project.write("app.py", "X = 1\n")
+    before = gc.get_threshold(), gc.get_freeze_count()
+    project.pytester.runpytest("--gates-only", "-p", "no:randomly").assert_outcomes(passed=1)
+    seen = _seen(project)
+    assert tuple(seen["threshold"]) == heap.THRESHOLD
+    assert seen["frozen"] > 1000  # the imports' objects
+    # In-process (pytester): the next session in this process finds the collector as it was.
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_session_that_runs_tests_leaves_the_collector_alone(project):
+    project.configure({"lint": {"presets": []}})
+    project.write("conftest.py", RECORDER)
+    project.write("test_app.py", "def test_ok():\n    pass\n")
+    before = gc.get_threshold()
+    result = project.pytester.runpytest("--gates", "--gates-inline", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    seen = _seen(project)  # the last item to run: the gate, after the test
+    assert tuple(seen["threshold"]) == before
+    assert seen["frozen"] == gc.get_freeze_count() == 0
