@@ -15,14 +15,16 @@ the SBOM, and times, as a user would run them:
   file changed, and ``--gates-changed=HEAD`` with that one file changed and no result
   cache (file gates scan one file; the others judge the whole project);
 
-and prints each time with its ratio. Wall-clock times on a shared 2-core machine are noisy:
-run it twice and quote the second. pytest starts with bytecode caches (as any machine
+and prints each time with its ratio (warm and one-file runs also with their CPU time).
+Wall-clock times on a shared 2-core machine are noisy: run it twice and quote the second,
+or compare revisions with ``bench_ab.py``. pytest starts with bytecode caches (as any machine
 that ran it before), and without hypothesis's plugin, which our own test extra installs.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -71,13 +73,20 @@ def corpus() -> Path:
     return target
 
 
-def median_of(n: int, run: Callable[[int], tuple[float, int]]) -> tuple[float, int]:
-    """The median wall time of ``n`` runs, and the last run's exit code."""
-    times, code = [], 0
+def median_of(n: int, run: Callable[[int], tuple[float, int]]) -> tuple[float, float, int]:
+    """The median wall and CPU time of ``n`` runs, and the last run's exit code.
+
+    CPU time (user and system, of pytest and every process it started) moves less than
+    wall time on a shared machine, whose other tenants take turns on the same cores.
+    """
+    times, cpus, code = [], [], 0
     for i in range(n):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         seconds, code = run(i)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         times.append(seconds)
-    return statistics.median(times), code
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(times), statistics.median(cpus), code
 
 
 def main() -> int:
@@ -126,8 +135,9 @@ def main() -> int:
     cold, code = timed(pytest, root)
     print(f"gates cold                               {cold:7.2f} s  (exit {code})")
     # Warm and one-changed runs are short: the median of three, against the machine's noise.
-    warm, code = median_of(3, lambda _: timed(pytest, root))
+    warm, warm_cpu, code = median_of(3, lambda _: timed(pytest, root))
     print(f"gates warm (nothing changed)             {warm:7.2f} s  (exit {code})")
+    print(f"  its CPU time (pytest and its tools)    {warm_cpu:7.2f} s")
     changed = root / "django" / "utils" / "text.py"
     original = changed.read_bytes()
     try:
@@ -136,8 +146,9 @@ def main() -> int:
             changed.write_bytes(original + f"\n# change {i}\n".encode())
             return timed(pytest, root)
 
-        one, code = median_of(3, one_change)
+        one, one_cpu, code = median_of(3, one_change)
         print(f"gates with one file changed              {one:7.2f} s  (exit {code})")
+        print(f"  its CPU time (pytest and its tools)    {one_cpu:7.2f} s")
         clear_caches(root)
         partial, code = timed([*pytest, "--gates-changed=HEAD"], root)
         print(f"--gates-changed=HEAD, no result cache    {partial:7.2f} s  (exit {code})")
@@ -145,7 +156,7 @@ def main() -> int:
         changed.write_bytes(original)
     # The floor no gate can go under: Python and pytest starting with every plugin imported.
     with tempfile.TemporaryDirectory() as empty:
-        floor, _ = median_of(3, lambda _: timed([*pytest, "--co"], Path(empty)))
+        floor, _, _ = median_of(3, lambda _: timed([*pytest, "--co"], Path(empty)))
     print(f"pytest start-up, empty directory         {floor:7.2f} s")
     if raw_total:
         print(f"cold / raw sum        {cold / raw_total:6.3f}   (issue 8 target: <= 0.3)")
