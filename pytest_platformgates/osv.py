@@ -298,9 +298,8 @@ class DatabaseFacts:
         return _parse_time(self.newest_modified)
 
     def to_json(self) -> dict[str, Any]:
+        # The location and the digest are the reader's own: the digest is in the header.
         return {
-            "location": self.location,
-            "digest": self.digest,
             "records": self.records,
             "packages": self.packages,
             "newest_modified": self.newest_modified,
@@ -308,10 +307,6 @@ class DatabaseFacts:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], location: str, digest: str) -> DatabaseFacts:
-        # The digest covers the database's resolved path: the same database, however
-        # `database` spells its location.
-        if data["digest"] != digest:
-            raise ValueError("facts of another database")
         return cls(
             location=location,
             digest=digest,
@@ -631,11 +626,12 @@ def audit(
     db, more = _load(path, digest, cache_dir)
     notes.extend(more)
     answers = {w: known[w] if w in known else db.answer(*w) for w in wanted}
+    facts = db.facts()
     if answers_file is not None:
-        note = _write_answers(answers_file, db.facts(), answers)
+        note = _write_answers(answers_file, facts, answers)
         if note:
             notes.append(note)
-    return db.facts(), answers, notes
+    return facts, answers, notes
 
 
 def _digest(path: Path) -> str:
@@ -934,6 +930,8 @@ def _read_answers(
         return None, {}, f"advisory answers {answers_file} unreadable ({exc.strerror}); recomputed"
     try:
         header, body_bytes = split_checked(raw)
+        # The digest covers the database's resolved path: the same database, however
+        # `database` spells its location.
         if (
             header.get("format") != ANSWERS_FORMAT
             or header.get("version") != __version__
