@@ -67,7 +67,7 @@ def compose(
 ) -> dict[str, bytes]:
     """Every file of the bundle, by name, in memory (:func:`publish` writes them as made)."""
     files: dict[str, bytes] = {}
-    _compose(run, junit, signer, unsigned_reason, files.__setitem__)
+    _compose(run, artifacts(run), junit, signer, unsigned_reason, files.__setitem__)
     return files
 
 
@@ -87,34 +87,34 @@ def publish(
     all at once was the high-water mark of a whole run.
     """
     check_target(target, root)
-    staging = _staging(target, _names(run, junit))
+    provided = artifacts(run)
+    names = set(RESERVED) | set(provided)
+    if junit is None:
+        names.discard(JUNIT)
+    staging = _staging(target, names)
     written: list[str] = []
 
     def emit(name: str, data: bytes) -> None:
+        # No fsync: a file torn by a crash or power loss fails verify on its digest,
+        # and a flush per file cost ~10 ms each, paid by every gated run.
         (staging / name).write_bytes(data)
         written.append(name)
 
-    _compose(run, junit, signer, unsigned_reason, emit)
+    _compose(run, provided, junit, signer, unsigned_reason, emit)
     _swap(target, staging)
     return sorted(written)
 
 
-def _names(run: EvidenceRun, junit: bytes | None) -> set[str]:
-    names = set(RESERVED) | set(artifacts(run))
-    if junit is None:
-        names.discard(JUNIT)
-    return names
-
-
 def _compose(
     run: EvidenceRun,
+    provided: Mapping[str, tuple[str, str]],
     junit: bytes | None,
     signer: dsse.Signer | None,
     unsigned_reason: str,
     emit: Callable[[str, bytes], object],
 ) -> None:
-    """Make every file of the bundle and hand each to ``emit`` as soon as it is made."""
-    provided = artifacts(run)
+    """Make every file of the bundle and hand each to ``emit`` as soon as it is made;
+    ``provided`` are the gates' artifacts (:func:`artifacts`)."""
     digests: dict[str, str] = {}
 
     def add(name: str, data: bytes) -> None:
@@ -184,7 +184,7 @@ def write(target: Path, root: Path, files: Mapping[str, bytes]) -> None:
     check_target(target, root)
     staging = _staging(target, set(files))
     for name, data in files.items():
-        (staging / name).write_bytes(data)
+        (staging / name).write_bytes(data)  # no fsync, as in publish()
     _swap(target, staging)
 
 
@@ -200,8 +200,6 @@ def _staging(target: Path, names: set[str]) -> Path:
 
 
 def _swap(target: Path, staging: Path) -> None:
-    # No fsync: a file torn by a crash or power loss fails verify on its digest, and a
-    # flush per file cost ~10 ms each, paid by every gated run.
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")

@@ -36,9 +36,8 @@ def render(
     """The statement as bytes (this is also the DSSE payload, byte for byte).
 
     ``reports`` are the sha256 digests of the bundle's files the statement covers, by
-    name; ``artifacts``
-    maps a gate-provided file's name to (gate, sha256); ``signature`` says whether,
-    and with which key, the envelope is signed.
+    name; ``artifacts`` maps a gate-provided file's name to (gate, sha256);
+    ``signature`` says whether, and with which key, the envelope is signed.
     """
     subject: list[dict[str, Any]] = []
     if run.facts.git.commit:
