@@ -8,11 +8,52 @@ and return it from a ``platformgates_gates`` hook implementation marked with
 
 __version__ = "0.1.0"
 
-from .config import ConfigError, Option
-from .gate import FileAnalysis, FileGate, Gate, GateContext, GateError, SessionFacts
-from .hookspecs import hookimpl
-from .inventory import FileStatus, Inventory, InventoryFile
-from .model import Analysis, Finding, GateResult, Severity, Verdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import ConfigError, Option
+    from .gate import FileAnalysis, FileGate, Gate, GateContext, GateError, SessionFacts
+    from .hookspecs import hookimpl
+    from .inventory import FileStatus, Inventory, InventoryFile
+    from .model import Analysis, Finding, GateResult, Severity, Verdict
+
+# Where each public name lives. Imported on first use: pytest imports this package for
+# its entry point in every project, gated or not (activation.py), and pays for nothing here.
+_HOME = {
+    "ConfigError": "config",
+    "Option": "config",
+    "FileAnalysis": "gate",
+    "FileGate": "gate",
+    "Gate": "gate",
+    "GateContext": "gate",
+    "GateError": "gate",
+    "SessionFacts": "gate",
+    "hookimpl": "hookspecs",
+    "FileStatus": "inventory",
+    "Inventory": "inventory",
+    "InventoryFile": "inventory",
+    "Analysis": "model",
+    "Finding": "model",
+    "GateResult": "model",
+    "Severity": "model",
+    "Verdict": "model",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Analysis",

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from .config import ConfigError, Settings, plugin_modules, read_table
 
 
@@ -598,37 +596,6 @@ def report(rule: str, pyproject: Path, write: Any = print) -> int:
         return 2
     write("\n".join(e.render() for e in found), end="")
     return 0
-
-
-# -- the pytest option ----------------------------------------------------------------------
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("platformgates", "quality and security gates (pytest-platformgates)")
-    group.addoption(
-        "--gates-explain",
-        metavar="ID",
-        default=None,
-        help="print what a gate finding's rule id means and how to fix it, then exit "
-        "(e.g. F401, B602, unpinned, PYSEC-2023-74, 'AWS Access Key').",
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    rule = config.option.gates_explain
-    if rule is None:
-        return None
-    inipath = config.inipath
-    pyproject = (
-        inipath if inipath is not None and inipath.name == "pyproject.toml" else None
-    ) or config.rootpath / "pyproject.toml"
-
-    def write(text: str, file: Any = None, end: str = "\n") -> None:
-        (file or sys.stdout).write(text + end)
-
-    code = report(rule, pyproject, write)
-    return int(pytest.ExitCode.OK if code == 0 else pytest.ExitCode.USAGE_ERROR)
 
 
 def describe_rules() -> Mapping[str, Sequence[str]]:

@@ -4,9 +4,9 @@ Coverage is measured where the tests run and judged where all of it is known, wh
 no other gate needs, so this module hooks into pytest itself:
 
 - Measurement starts in ``pytest_load_initial_conftests``, before conftests import the
-  project, so that import-time lines count. A module registered at configure time
-  would be too late; this one is loaded with the core plugin (its ``pytest_plugins``)
-  and stays inert unless the project enables the coverage gate.
+  project, so that import-time lines count: :mod:`.activation` calls :func:`begin` there
+  when it registers the plugin. A module registered at configure time would be too
+  late; nothing is measured unless the project enables the coverage gate.
 - When pytest-cov or ``coverage run`` already measures the process, their
   measurement is used: a second tracer would take over theirs.
 - Measurement stops when the first gate item starts: the gates' own work is not
@@ -38,9 +38,10 @@ from coverage import Coverage, CoverageData
 from coverage.exceptions import CoverageException
 
 from . import policy
+from .activation import find_pyproject
 from .config import ConfigError, read_table
 from .items import NODE_PREFIX, GateItem, GatesCollector
-from .plugin import find_pyproject, state_key
+from .plugin import state_key
 
 GATE = "coverage"
 WORKER_OUTPUT = "platformgates_coverage"
@@ -220,18 +221,8 @@ def _cwd(path: Path) -> Iterator[None]:
 measurement_key = pytest.StashKey[Measurement]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("platformgates", "quality and security gates (pytest-platformgates)")
-    group.addoption(
-        "--gates-update-ratchet",
-        action="store_true",
-        default=False,
-        help="record the measured line coverage in the coverage gate's ratchet file.",
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+def begin(early_config: pytest.Config) -> None:
+    """Start measuring, before conftests import the project (called by activation.py)."""
     measurement = Measurement.begin(early_config)
     if measurement is not None:
         early_config.stash[measurement_key] = measurement

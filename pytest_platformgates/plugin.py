@@ -1,8 +1,8 @@
-"""The pytest plugin: options, configuration, gate items, result reporting.
+"""The pytest plugin: configuration, gate items, result reporting.
 
-Inert unless the project's ``pyproject.toml`` has a ``[tool.platformgates]`` table,
-so installing the package changes nothing for projects that did not ask for gates.
-State lives on ``config.stash``; nothing is kept in module globals.
+Registered by :mod:`.activation` (the entry point, which also defines the options)
+only when the project asked for gates, so installing the package changes nothing for
+projects that did not. State lives on ``config.stash``; nothing is kept in module globals.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pluggy
 import pytest
 
 from . import __version__, background, heap, policy, waivers
+from .activation import find_pyproject
 from .background import CONCURRENCY, BackgroundGates
 from .background import start as start_background
 from .cache import ResultCache
@@ -37,12 +38,8 @@ RUN_GATES_KEY = "platformgates_run_gates"
 SESSION_PLUGIN = "platformgates-session"
 XDIST_PLUGIN = "platformgates-xdist"
 
-# Loaded with this plugin, before conftests import the project: coverage must start there.
-pytest_plugins = [
-    "pytest_platformgates.measurement",
-    "pytest_platformgates.explain",
-    "pytest_platformgates.terminal",
-]
+# Registered with this plugin, before conftests import the project: coverage starts there.
+pytest_plugins = ["pytest_platformgates.measurement", "pytest_platformgates.terminal"]
 
 
 @dataclass
@@ -60,59 +57,6 @@ class State:
 
 
 state_key = pytest.StashKey[State]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("platformgates", "quality and security gates (pytest-platformgates)")
-    group.addoption(
-        "--gates",
-        action="store_true",
-        default=False,
-        help="run the gates even when only some tests are named on the command line.",
-    )
-    group.addoption(
-        "--gates-only",
-        action="store_true",
-        default=False,
-        help="run the gates and deselect every test.",
-    )
-    group.addoption(
-        "--no-gates",
-        action="store_true",
-        default=False,
-        help="run the tests only; no gate items are collected.",
-    )
-    group.addoption(
-        "--gates-changed",
-        nargs="?",
-        const=True,
-        default=None,
-        metavar="BASE",
-        help="file gates check only the files changed since BASE (a branch, tag or commit; "
-        "its merge-base with HEAD), uncommitted and untracked files included. Without "
-        "BASE: the remote's default branch, else main, else master, else HEAD. Write "
-        "--gates-changed=BASE. The report says the scan was partial.",
-    )
-    group.addoption(
-        "--gates-inline",
-        action="store_true",
-        default=False,
-        help="compute the gates in the test process when their items run, not in a "
-        "background process started after collection (ini: platformgates_background).",
-    )
-    parser.addini(
-        "platformgates_background",
-        "compute the gates in a background process while the tests run (default true).",
-        type="bool",
-        default=True,
-    )
-
-
-def find_pyproject(config: pytest.Config) -> Path:
-    inipath = config.inipath
-    if inipath is not None and inipath.name == "pyproject.toml":
-        return inipath
-    return config.rootpath / "pyproject.toml"
 
 
 @pytest.hookimpl(trylast=True)
