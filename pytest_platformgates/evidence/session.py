@@ -9,6 +9,7 @@ written its file (``trylast``), so that ``junit.xml`` is part of what is signed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -63,6 +64,7 @@ class EvidenceSession:
         self.results: list[GateResult] = []
         self.started = _now()
         self.git: Any = None
+        self._reading_git: concurrent.futures.Future[Any] | None = None
         self.outcome = ""
         self.stopped_early = ""
         # Read defensively: the option is the core's, and a plugin test may build Settings.
@@ -92,8 +94,22 @@ class EvidenceSession:
 
         self.started = _now()
         bundle.sweep(self.target)
-        # The tree as it was tested; our own output does not make it dirty.
-        self.git = provenance.git_state(self.settings.root, ignore=(self.target, self.staging))
+        # The tree as it was tested; our own output does not make it dirty. Git runs while
+        # pytest collects, and is awaited before the first test could change the tree.
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="platformgates-git")
+        self._reading_git = pool.submit(
+            provenance.git_state, self.settings.root, ignore=(self.target, self.staging)
+        )
+        pool.shutdown(wait=False)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self) -> None:
+        self._await_git()
+
+    def _await_git(self) -> None:
+        if self._reading_git is not None:
+            reading, self._reading_git = self._reading_git, None
+            self.git = reading.result()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -145,6 +161,7 @@ class EvidenceSession:
                 tests = junit.summary(junit_xml)
             except (ValueError, SyntaxError) as exc:
                 notes.append(f"junit.xml could not be read back: {exc}")
+        self._await_git()  # a session that never reached its tests (collection errors)
         git = self.git or provenance.git_state(self.settings.root, ignore=(self.target,))
         if git.problem:
             notes.append(git.problem)
