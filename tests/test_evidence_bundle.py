@@ -286,6 +286,21 @@ def test_a_gates_artifact_is_attested_and_a_bad_name_fails_the_run(project):
     assert (evidence / "sbom.cdx.json").exists()  # the previous bundle is intact
 
 
+def test_the_tree_is_recorded_as_it_was_before_the_tests_ran(project):
+    # Git reads the tree while pytest collects; the tests wait for it, so a test that
+    # writes into the tree does not change what the evidence says was tested.
+    probe_project(project, {})
+    project.write(
+        "test_writes.py",
+        "import pathlib\n\ndef test_writes():\n    pathlib.Path('made.txt').write_text('x')\n",
+    )
+    project.commit()
+    project.pytester.runpytest(*INNER)
+    assert (project.path / "made.txt").exists()
+    git = statement(project)["predicate"]["git"]
+    assert git["dirty"] is False and git["untracked"] == []
+
+
 def test_a_dirty_tree_is_recorded_and_refused_by_verify(project, capsys):
     probe_project(project, {})
     project.write("test_ok.py", "def test_ok():\n    assert 1\n")  # uncommitted edit
