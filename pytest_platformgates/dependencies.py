@@ -21,7 +21,9 @@ parsed raises :class:`DependencyError`; nothing is silently dropped.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -33,6 +35,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from .cache import split_checked, verified_body, write_checked
 from .gate import GateError, SessionFacts
 from .process import run_tool
 
@@ -208,13 +211,38 @@ def exact_pin(req: Requirement) -> str | None:
 
 # Run by the project's interpreter: only the standard library is available there.
 # Only the metadata headers are read (the email parser behind `dist.metadata` spends
-# most of its time on long descriptions we do not need).
+# most of its time on long descriptions we do not need). It also stamps what the listing
+# is read from, each path before it is read (see "the listing kept between sessions").
 _LIST_SCRIPT = r"""
-import json, sys
+import json, os, site, sys
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]
 from importlib import metadata
+stamp = []
+def mark(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        stamp.append([path, None])
+    else:
+        stamp.append([path, [st.st_mtime_ns, st.st_size, st.st_ino]])
+sites = list(getattr(site, "getsitepackages", lambda: [])())
+if site.ENABLE_USER_SITE:
+    sites.append(site.getusersitepackages())
+for path in [*sys.path, *sites]:
+    mark(path)
+for site_dir in sites:
+    try:
+        names = sorted(n for n in os.listdir(site_dir) if n.endswith(".pth"))
+    except OSError:
+        continue
+    for name in names:
+        mark(os.path.join(site_dir, name))
 out = []
 for dist in metadata.distributions():
+    where = str(getattr(dist, "_path", ""))
+    if where:
+        for name in ("", "METADATA", "PKG-INFO", "direct_url.json"):
+            mark(os.path.join(where, name) if name else where)
     text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
     headers = {"name": None, "version": None, "requires-dist": []}
     key = None
@@ -234,10 +262,10 @@ for dist in metadata.distributions():
         "name": headers["name"],
         "version": headers["version"],
         "requires": headers["requires-dist"],
-        "where": str(getattr(dist, "_path", "")),
+        "where": where,
         "editable": '"editable": true' in direct_url.replace("'", '"'),
     })
-json.dump({"executable": sys.executable, "distributions": out}, sys.stdout)
+json.dump({"executable": sys.executable, "stamp": stamp, "distributions": out}, sys.stdout)
 """
 
 
@@ -293,25 +321,132 @@ def from_environment(
 
 
 def list_environment(
-    python: str, *, timeout: float = 120, facts: SessionFacts | None = None
+    python: str,
+    *,
+    timeout: float = 120,
+    facts: SessionFacts | None = None,
+    keep: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Raw ``importlib.metadata`` listing of ``python``'s distributions.
 
-    With ``facts``, the interpreter is run once per session however many gates ask.
+    With ``facts``, the interpreter is run once per session however many gates ask, and
+    the listing is kept in ``facts.keep`` (or ``keep``) for the next session, which reuses
+    it while nothing it was read from changed.
     """
     if facts is not None:
-        return facts.get(("environment", python), lambda: list_environment(python, timeout=timeout))
-    if not Path(python).exists() and shutil.which(python) is None:
+        return facts.get(
+            ("environment", python),
+            lambda: list_environment(python, timeout=timeout, keep=facts.keep),
+        )
+    return _listing(python, timeout, keep)
+
+
+def _listing(python: str, timeout: float, keep: Path | None) -> list[dict[str, Any]]:
+    found = Path(python) if Path(python).exists() else None
+    if found is None and (on_path := shutil.which(python)) is not None:
+        found = Path(on_path)
+    if found is None:
         # Named for what the user configured, the interpreter, not "a tool not on PATH".
         raise DependencyError(f"the interpreter {python} does not exist")
+    kept_file = keep / f"environment-{_listing_key(python, found)}.json" if keep else None
+    if kept_file is not None and (kept := _kept_listing(kept_file)) is not None:
+        return kept
+    before = _interpreter_stamp(found)
     try:
         proc = run_tool([python, "-c", _LIST_SCRIPT], cwd=Path.cwd(), timeout=timeout)
     except GateError as exc:
         raise DependencyError(f"listing the distributions of {python} failed: {exc}") from None
     try:
-        return list(json.loads(proc.stdout)["distributions"])
+        printed = json.loads(proc.stdout)
+        listing = list(printed["distributions"])
     except (ValueError, KeyError, TypeError) as exc:
         raise DependencyError(f"{python} printed an unreadable distribution list ({exc})") from None
+    if kept_file is not None:
+        _keep_listing(kept_file, before, printed, listing)
+    return listing
+
+
+# -- the listing kept between sessions ---------------------------------------------------
+#
+# Starting the interpreter to list it is a tenth of a second of every warm run. The
+# listing is kept with what it was read from, each stamped (mtime, size, inode) before it
+# was read: the interpreter and its pyvenv.cfg, every sys.path entry, the site directories
+# and their .pth files, each distribution's metadata directory and files. Installers
+# (pip, uv) add, remove or replace directory entries, which changes the directories'
+# mtimes; an edit in place changes the file's. The variables that move sys.path are part
+# of the key. Any difference, or a kept file that does not verify, and the interpreter is
+# asked again.
+
+LISTING_FORMAT = 1
+# What changes the interpreter's sys.path (or the user site) without touching a file.
+_PATH_VARIABLES = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONNOUSERSITE",
+    "PYTHONUSERBASE",
+    "PYTHONSAFEPATH",
+    "PYTHONPLATLIBDIR",
+    "HOME",
+)
+
+
+def _listing_key(python: str, found: Path) -> str:
+    parts = [
+        LISTING_FORMAT,
+        hashlib.sha256(_LIST_SCRIPT.encode()).hexdigest(),
+        python,
+        str(found.resolve()),
+        str(Path.cwd()),
+        [os.environ.get(name) for name in _PATH_VARIABLES],
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _stamp_of(path: str) -> list[int] | None:
+    """As the listing script stamps a path: None when it is absent (appearing is a change)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def _interpreter_stamp(found: Path) -> list[Any]:
+    # The binary (an upgrade replaces it) and pyvenv.cfg (system site-packages or not);
+    # stamped by this process before the interpreter is run.
+    paths = [str(found), str(found.resolve()), str(found.parent.parent / "pyvenv.cfg")]
+    return [[p, _stamp_of(p)] for p in paths]
+
+
+def _kept_listing(kept_file: Path) -> list[dict[str, Any]] | None:
+    try:
+        header, body_bytes = split_checked(kept_file.read_bytes())
+        if header.get("format") != LISTING_FORMAT:
+            return None
+        body = verified_body(header, body_bytes)
+        stamp = body["stamp"]
+        if any(_stamp_of(path) != seen for path, seen in stamp):
+            return None  # something was installed, removed or edited: ask again
+        listing = body["listing"]
+        if not isinstance(listing, list) or not all(isinstance(e, dict) for e in listing):
+            return None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # absent, unreadable or corrupt: never trusted, asked again
+    return listing
+
+
+def _keep_listing(
+    kept_file: Path, before: list[Any], printed: Mapping[str, Any], listing: list[Any]
+) -> None:
+    stamp = printed.get("stamp")
+    if not isinstance(stamp, list):
+        return
+    body = {"stamp": [*before, *stamp], "listing": listing}
+    try:
+        kept_file.parent.mkdir(parents=True, exist_ok=True)
+        write_checked(kept_file, {"format": LISTING_FORMAT}, body)
+    except OSError:
+        pass  # the next session asks the interpreter again, as it would have anyway
 
 
 def _edges(requires: Iterable[str]) -> list[tuple[str, frozenset[str], str | None]]:

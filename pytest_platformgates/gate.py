@@ -47,7 +47,10 @@ class SessionFacts:
     gate that asks tries again, and fails with its own message.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Path | None = None) -> None:
+        #: where a fact that can tell by itself whether it still holds may be kept for the
+        #: next session (the result cache's directory), or None to keep nothing
+        self.keep = keep
         self._values: dict[Hashable, Any] = {}
         self._locks: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()

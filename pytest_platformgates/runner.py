@@ -78,7 +78,7 @@ class GateRunner:
         # Set when the gates run in a background process (background.py).
         self.background: BackgroundGates | None = None
         self._inventories: dict[bool, Inventory] = {}
-        self._facts = SessionFacts()
+        self._facts = SessionFacts(cache.directory if cache is not None else None)
         self._results: dict[str, GateResult] = {}
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
