@@ -30,11 +30,28 @@ from corpus import BIN, ENV, HERE, load
 PYTEST = [str(BIN / "pytest"), "--gates-only", "-q", "-p", "no:hypothesispytest"]
 
 
-def run(root: Path, env: dict[str, str]) -> tuple[float, float]:
+def plugin_flags(tree: Path) -> list[str]:
+    """How pytest loads the plugin of ``tree``, whose entry point may differ from ours.
+
+    The installed entry point names ``pytest_platformgates.activation``; a revision from
+    before that module existed is loaded by its plugin module instead.
+    """
+    if (tree / "pytest_platformgates" / "activation.py").exists():
+        return []
+    return ["-p", "no:platformgates", "-p", "pytest_platformgates.plugin"]
+
+
+def run(root: Path, env: dict[str, str], flags: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, the process and its children) of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(PYTEST, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*PYTEST, *flags],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -59,22 +76,26 @@ def main() -> int:
         )
         try:
             envs = {
-                args.base: {**ENV, "PYTHONPATH": str(worktree)},
-                "this checkout": {k: v for k, v in ENV.items() if k != "PYTHONPATH"},
+                args.base: ({**ENV, "PYTHONPATH": str(worktree)}, plugin_flags(worktree)),
+                "this checkout": (
+                    {k: v for k, v in ENV.items() if k != "PYTHONPATH"},
+                    plugin_flags(repo),
+                ),
             }
             print(f"corpus: {root}")
             print(f"start: {load()}")
             times: dict[tuple[str, str], list[tuple[float, float]]] = {}
-            for env in envs.values():
-                run(root, env)  # bytecode caches and a warm result cache for both
+            for env, flags in envs.values():
+                run(root, env, flags)  # bytecode caches and a warm result cache for both
             for i in range(args.rounds):
-                for label, env in envs.items():
-                    run(root, env)
-                    times.setdefault((label, "warm"), []).append(run(root, env))
+                for label, (env, flags) in envs.items():
+                    run(root, env, flags)
+                    times.setdefault((label, "warm"), []).append(run(root, env, flags))
                     changed.write_bytes(original + f"\n# change {i}\n".encode())
-                    times.setdefault((label, "one file changed"), []).append(run(root, env))
+                    one = run(root, env, flags)
+                    times.setdefault((label, "one file changed"), []).append(one)
                     changed.write_bytes(original)
-                    run(root, env)
+                    run(root, env, flags)
         finally:
             changed.write_bytes(original)
             subprocess.run(

@@ -30,8 +30,18 @@ else:  # pragma: no cover - Python 3.10
 
 PLUGIN = "pytest_platformgates.plugin"
 # Imported with the plugin in a session that uses pytester: their C extensions cannot be
-# imported twice in one process, which its in-process runs (a sys.modules restore) would do.
-NOT_REIMPORTABLE = (PLUGIN, "pytest_platformgates.measurement", "coverage", "yaml")
+# imported twice in one process (coverage's tracer and PyYAML's loader break; the classes
+# cryptography's Rust code keeps would no longer be the module's), which its in-process
+# runs would do: they restore sys.modules, dropping what an inner run imported.
+NOT_REIMPORTABLE = (
+    PLUGIN,
+    "pytest_platformgates.measurement",
+    "coverage",
+    "yaml",
+    "cryptography.exceptions",
+    "cryptography.hazmat.primitives.serialization",
+    "cryptography.hazmat.primitives.asymmetric.ed25519",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -44,11 +44,6 @@ from . import __version__
 from .cache import split_checked, verified_body, write_checked
 from .model import Severity
 
-try:  # PyYAML comes with bandit; imported once, here, because re-imports of its C loader break
-    import yaml
-except ImportError:  # pragma: no cover
-    yaml = None  # type: ignore[assignment]
-
 ECOSYSTEM = "PyPI"
 INDEX_FORMAT = 1
 ANSWERS_FORMAT = 1
@@ -770,8 +765,13 @@ def _decode(label: str, raw: bytes) -> Mapping[str, Any]:
     if label.endswith(".json"):
         data = json.loads(raw)
     else:
-        if yaml is None:  # pragma: no cover
-            raise ValueError("YAML records need PyYAML (`pip install pyyaml`)")
+        # PyYAML (it comes with bandit) is imported only to parse records, never on a run
+        # that reads the kept index. A session with pytester imports it up front
+        # (activation.py): a re-import after a sys.modules restore breaks its C loader.
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover
+            raise ValueError("YAML records need PyYAML (`pip install pyyaml`)") from None
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
             data = yaml.load(raw, Loader=loader)

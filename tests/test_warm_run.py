@@ -17,7 +17,8 @@ RECORDER = """
 import json, sys
 
 def pytest_sessionfinish(session):
-    loaded = sorted({m.split(".")[0] for m in sys.modules} & {"bandit", "detect_secrets"})
+    tools = {"bandit", "detect_secrets", "yaml", "cryptography"}
+    loaded = sorted({m.split(".")[0] for m in sys.modules} & tools)
     with open("modules.json", "w") as fh:
         json.dump(loaded, fh)
 """
@@ -91,3 +92,29 @@ def test_a_bandit_setting_changed_on_a_warm_run_is_still_validated(warm_project)
 
 def _figure(project, report: str, gate: str, name: str) -> str:
     return gate_properties(project.path / report, gate)[f"gate.figure.{name}"]
+
+
+ADVISORY = """\
+id: PYSEC-0000-1
+modified: "2024-01-01T00:00:00Z"
+summary: a made-up advisory for a package nobody installs
+affected:
+  - package: {ecosystem: PyPI, name: no-such-package-anywhere}
+    versions: ["1.0"]
+"""
+
+
+def test_an_unsigned_warm_run_imports_neither_pyyaml_nor_cryptography(project):
+    # PyYAML parses advisory records and cryptography signs: a warm run reads the kept
+    # index and answers, and an unsigned run signs nothing.
+    project.write("pyproject.toml", gates_toml({"deps": {"database": "osv:advisories"}}))
+    project.write("advisories/PYSEC-0000-1.yaml", ADVISORY)
+    project.write("conftest.py", RECORDER)
+    project.git("add", "-A")
+    project.git("commit", "-qm", "init")
+    cold, cold_loaded = run(project)
+    assert cold.ret == 0, cold.stdout.str()
+    assert "yaml" in cold_loaded
+    warm, warm_loaded = run(project)
+    assert warm.ret == 0, warm.stdout.str()
+    assert warm_loaded == [], f"a warm run imported {warm_loaded}"

@@ -18,13 +18,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Imported with this module, not where a key is read: cryptography's Rust extension can be
-# initialised once per process, and pytester's in-process runs re-import what they imported.
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+# cryptography is imported where a key is read: an unsigned run (the default) does not pay
+# for it. A session with pytester imports it up front (activation.py): an in-process run's
+# sys.modules restore would re-create its exception classes, which its Rust code keeps.
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 KEY_VARIABLE = "PLATFORMGATES_SIGNING_KEY"
@@ -42,6 +46,8 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def key_id(public: Ed25519PublicKey) -> str:
     """sha256 of the raw 32-byte public key, hex: names the key without revealing anything."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()
 
@@ -57,6 +63,8 @@ class Signer:
 
     @property
     def public_key_b64(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+
         raw = self.private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -114,6 +122,10 @@ def signer_from_setting(
             f"signing_key = {spec!r}: write env:NAME (a variable holding the key or its "
             "path) or file:PATH"
         )
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
@@ -135,6 +147,10 @@ def unsigned_reason(spec: str) -> str:
 
 def load_public_key(value: str) -> Ed25519PublicKey:
     """A public key from PEM text or a PEM file (a private key's public half is accepted)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     data, source = _pem(value, "verification key")
     try:
         key: Any = serialization.load_pem_public_key(data)
@@ -149,6 +165,8 @@ def load_public_key(value: str) -> Ed25519PublicKey:
 
 
 def public_key_from_b64(value: str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         return Ed25519PublicKey.from_public_bytes(base64.b64decode(value, validate=True))
     except ValueError as exc:
@@ -197,6 +215,8 @@ def payload(doc: Mapping[str, Any]) -> bytes:
 
 def check_signature(doc: Mapping[str, Any], public: Ed25519PublicKey) -> str:
     """Return the key id whose signature verifies; raise ValueError otherwise."""
+    from cryptography.exceptions import InvalidSignature
+
     wanted = key_id(public)
     body = pae(PAYLOAD_TYPE, payload(doc))
     signatures = doc["signatures"]
