@@ -44,7 +44,7 @@ def test_secret_values_appear_in_no_output_and_no_file(project):
         project.write(path, text)
     project.write("tests/test_app.py", "def test_app():\n    assert True\n")
     # Reports name each secret's hash; like any generated file they stay out of scope.
-    project.write(".gitignore", "reports/\ngate-evidence/\n")
+    project.write(".gitignore", "reports/\ngate-evidence/\n__pycache__/\n")
     project.configure({"secrets": {}})
 
     values = [p.value for p in (aws, aws2, token, stripe, jwt, b64, hexed, pwd)]

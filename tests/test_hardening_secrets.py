@@ -115,7 +115,7 @@ def test_no_secret_value_in_any_byte_written_by_any_output(project, tmp_path, mo
     for path, text in planted_files.items():
         project.write(path, text, dedent=False)
     project.write("tests/test_app.py", "def test_app():\n    assert True\n")
-    project.write(".gitignore", "reports/\ngate-evidence/\n")
+    project.write(".gitignore", "reports/\ngate-evidence/\n__pycache__/\n")
     ruff = '\n[tool.ruff.lint]\nextend-select = ["S108", "B033", "PLR0133"]\n'
     project.configure(
         {"secrets": {}, "lint": {"format": False}, "sast": {"fail_on": "low"}},
