@@ -28,14 +28,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-# Imported with this module, never lazily: coverage's C tracer cannot be imported a second
-# time in one process, which pytester's in-process runs (and any sys.modules restore) would do.
-from coverage import Coverage, CoverageData
-from coverage.exceptions import CoverageException
+if TYPE_CHECKING:
+    from coverage import Coverage, CoverageData
+
+# coverage.py is imported when the coverage gate is on, not for every gated project. Its C
+# tracer cannot be imported a second time in one process, which pytester's in-process
+# runs would do (they restore sys.modules): a session with pytester imports it up front
+# (activation.py).
 
 from . import policy
 from .activation import find_pyproject
@@ -110,6 +113,8 @@ class Measurement:
         table = _gate_table(raw)
         if table is None or table.get("enabled", True) is False:
             return None
+        from coverage import Coverage
+
         root = pyproject.parent
         if getattr(ns, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
             return cls(root, "xdist workers")  # the controller runs no tests
@@ -131,6 +136,9 @@ class Measurement:
         return measurement
 
     def _start(self, branch: bool | None, omit: list[str]) -> None:
+        from coverage import Coverage
+        from coverage.exceptions import CoverageException
+
         # From the project root, as `coverage run` would be: the config file is found
         # there and relative paths in it (source, omit) resolve against it.
         try:
@@ -158,10 +166,12 @@ class Measurement:
     def adopt(self) -> None:
         """Pick up the instance pytest-cov started (it starts after this module decides)."""
         if self.cov is None and self.origin == "pytest-cov":
+            from coverage import Coverage
+
             self.cov = Coverage.current()
 
     def stop(self) -> None:
-        if self.own and self.cov is not None and Coverage.current() is self.cov:
+        if self.own and self.cov is not None and type(self.cov).current() is self.cov:
             self.cov.stop()
 
     def collect(self) -> tuple[CoverageData | None, dict[str, Any]]:
@@ -183,6 +193,8 @@ def config_problem(message: str) -> str:
 
 
 def coverage_options(cov: Coverage) -> dict[str, Any]:
+    from coverage.exceptions import CoverageException
+
     options: dict[str, Any] = {"config_file": cov.config.config_file}
     for name in OPTIONS:
         try:
@@ -428,6 +440,9 @@ class CoverageSession:
         if not self.workers:
             problems.append("no xdist worker sent coverage data")
             return None, {}, {"xdist workers"}
+        from coverage import CoverageData
+        from coverage.exceptions import CoverageException
+
         combined = CoverageData(no_disk=True)
         options: dict[str, Any] = {}
         origins = set()

@@ -17,7 +17,7 @@ RECORDER = """
 import json, sys
 
 def pytest_sessionfinish(session):
-    tools = {"bandit", "detect_secrets", "yaml", "cryptography"}
+    tools = {"bandit", "detect_secrets", "yaml", "cryptography", "coverage"}
     loaded = sorted({m.split(".")[0] for m in sys.modules} & tools)
     with open("modules.json", "w") as fh:
         json.dump(loaded, fh)
@@ -106,7 +106,8 @@ affected:
 
 def test_an_unsigned_warm_run_imports_neither_pyyaml_nor_cryptography(project):
     # PyYAML parses advisory records and cryptography signs: a warm run reads the kept
-    # index and answers, and an unsigned run signs nothing.
+    # index and answers, and an unsigned run signs nothing. coverage.py is imported only
+    # for a project whose coverage gate is on (this one's is off).
     project.write("pyproject.toml", gates_toml({"deps": {"database": "osv:advisories"}}))
     project.write("advisories/PYSEC-0000-1.yaml", ADVISORY)
     project.write("conftest.py", RECORDER)

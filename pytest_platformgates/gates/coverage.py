@@ -20,13 +20,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import coverage
 import pytest
-from coverage import Coverage
-from coverage.exceptions import CoverageException
-from coverage.files import GlobMatcher
 
 from ..changes import Changes, ChangesError, changes_since, file_at, merge_base
 from ..config import ConfigError, Option
@@ -35,6 +31,14 @@ from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile, glob_to_regex
 from ..measurement import SessionCoverage, config_problem, is_config_typo
 from ..model import Analysis, Finding, Severity, fingerprint
+
+if TYPE_CHECKING:
+    from coverage import Coverage
+    from coverage.files import GlobMatcher
+
+# coverage.py is imported where the gate judges, never for a project that leaves the gate
+# off: measurement.py starts it then. Its C tracer cannot be imported twice in a process,
+# so a session with pytester imports it up front (activation.py).
 
 WORST_LISTED = 5
 REPORT_ARTIFACT = "coverage.json"  # read by the HTML report of the evidence bundle
@@ -251,13 +255,16 @@ class Judgement:
             findings=tuple(self.findings),
             problems=tuple(self.problems),
             figures=self.figures,
-            tool_versions={"coverage": coverage.__version__},
+            tool_versions={"coverage": _coverage_version()},
             notes=tuple(self.ctx.notes),
             artifacts=artifacts or {},
         )
 
     def _analyser(self, config_file: str | None) -> Coverage:
         """A Coverage that reads the measurement's configuration and holds its data."""
+        from coverage import Coverage
+        from coverage.exceptions import CoverageException
+
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -306,6 +313,8 @@ class Judgement:
         return selected
 
     def _analyse(self, analyser: Coverage, files: Sequence[InventoryFile]) -> list[FileCoverage]:
+        from coverage.exceptions import CoverageException
+
         data = self.session.data
         # A file with recorded lines ran; coverage also lists files it merely found in
         # `source` (with no lines), which no test imported.
@@ -675,7 +684,7 @@ class Judgement:
         document: dict[str, Any] = {
             "meta": {
                 "format": 3,
-                "version": coverage.__version__,
+                "version": _coverage_version(),
                 "branch_coverage": branches,
                 "precision": precision,
                 "measured_by": self.session.origin,
@@ -761,6 +770,8 @@ class _CoverageFilter:
         ]
 
     def _matcher(self, options: Mapping[str, Any], *names: str) -> GlobMatcher | None:
+        from coverage.files import GlobMatcher
+
         patterns: list[str] = []
         for name in names:
             for p in options.get(name) or ():
@@ -784,3 +795,9 @@ class _CoverageFilter:
 @hookimpl
 def platformgates_gates() -> list[Gate]:
     return [CoverageGate()]
+
+
+def _coverage_version() -> str:
+    import coverage
+
+    return str(coverage.__version__)
