@@ -157,5 +157,8 @@ def _metadata(where: object) -> Message | None:
         return None
     if not text:
         return None
-    message = HeaderParser().parsestr(text)
+    # Only the headers: they end at the first empty line, and the long description after
+    # it (half of all metadata bytes) would cost the parser as much as they do.
+    end = text.find("\n\n")
+    message = HeaderParser().parsestr(text if end < 0 else text[: end + 1])
     return message if message.get("Name") else None

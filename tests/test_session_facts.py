@@ -95,3 +95,26 @@ def test_the_licences_and_sbom_gates_read_the_metadata_once(tmp_path, monkeypatc
     assert len(reads) == 2  # one per distribution, not per gate
     installed.environment(python, tmp_path, 60)  # without facts: read again
     assert len(reads) == 4
+
+
+def test_metadata_headers_are_read_as_the_whole_file_would_give_them(tmp_path):
+    # installed._metadata parses only up to the first empty line: every distribution of
+    # this environment, and a file with CRLF line ends, give the same headers as the whole.
+    from email.parser import HeaderParser
+    from importlib.metadata import distributions
+
+    from pytest_platformgates.installed import _metadata
+
+    checked = 0
+    for installed in distributions():
+        where = getattr(installed, "_path", None)
+        text = installed.read_text("METADATA")
+        if where is None or not text:
+            continue
+        assert list(_metadata(str(where)).items()) == list(HeaderParser().parsestr(text).items())
+        checked += 1
+    assert checked > 20
+    crlf = tmp_path / "crlf-1.0.dist-info"
+    crlf.mkdir()
+    (crlf / "METADATA").write_bytes(b"Name: crlf\r\nVersion: 1.0\r\n\r\nName: not-a-header\r\n")
+    assert list(_metadata(str(crlf)).items()) == [("Name", "crlf"), ("Version", "1.0")]
