@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from packaging.utils import canonicalize_name
 
 from .cache import split_checked, verified_body, write_checked
 from .gate import GateError, SessionFacts
+from .inventory import RACY_NS, stat_stamp
 from .process import run_tool
 
 if sys.version_info >= (3, 11):
@@ -218,13 +220,13 @@ import json, os, site, sys
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]
 from importlib import metadata
 stamp = []
-def mark(path):
+def mark(path):  # as inventory.stat_stamp, which this interpreter cannot import
     try:
         st = os.stat(path)
     except OSError:
         stamp.append([path, None])
     else:
-        stamp.append([path, [st.st_mtime_ns, st.st_size, st.st_ino]])
+        stamp.append([path, [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]])
 sites = list(getattr(site, "getsitepackages", lambda: [])())
 if site.ENABLE_USER_SITE:
     sites.append(site.getusersitepackages())
@@ -241,8 +243,9 @@ out = []
 for dist in metadata.distributions():
     where = str(getattr(dist, "_path", ""))
     if where:
-        for name in ("", "METADATA", "PKG-INFO", "direct_url.json"):
-            mark(os.path.join(where, name) if name else where)
+        mark(where)
+        for name in ("METADATA", "PKG-INFO", "direct_url.json"):
+            mark(os.path.join(where, name))
     text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
     headers = {"name": None, "version": None, "requires-dist": []}
     key = None
@@ -334,9 +337,9 @@ def list_environment(
     it while nothing it was read from changed.
     """
     if facts is not None:
+        keep = keep if keep is not None else facts.keep
         return facts.get(
-            ("environment", python),
-            lambda: list_environment(python, timeout=timeout, keep=facts.keep),
+            ("environment", python), lambda: list_environment(python, timeout=timeout, keep=keep)
         )
     return _listing(python, timeout, keep)
 
@@ -351,6 +354,7 @@ def _listing(python: str, timeout: float, keep: Path | None) -> list[dict[str, A
     kept_file = keep / f"environment-{_listing_key(python, found)}.json" if keep else None
     if kept_file is not None and (kept := _kept_listing(kept_file)) is not None:
         return kept
+    started = time.time_ns()
     before = _interpreter_stamp(found)
     try:
         proc = run_tool([python, "-c", _LIST_SCRIPT], cwd=Path.cwd(), timeout=timeout)
@@ -362,22 +366,25 @@ def _listing(python: str, timeout: float, keep: Path | None) -> list[dict[str, A
     except (ValueError, KeyError, TypeError) as exc:
         raise DependencyError(f"{python} printed an unreadable distribution list ({exc})") from None
     if kept_file is not None:
-        _keep_listing(kept_file, before, printed, listing)
+        _keep_listing(kept_file, started, before, printed, listing)
     return listing
 
 
 # -- the listing kept between sessions ---------------------------------------------------
 #
 # Starting the interpreter to list it is a tenth of a second of every warm run. The
-# listing is kept with what it was read from, each stamped (mtime, size, inode) before it
-# was read: the interpreter and its pyvenv.cfg, every sys.path entry, the site directories
+# listing is kept with what it was read from, each stamped before it was read as the
+# inventory's stat cache stamps a file (inventory.stat_stamp: size, mtime, ctime, inode,
+# device): the interpreter and its pyvenv.cfg, every sys.path entry, the site directories
 # and their .pth files, each distribution's metadata directory and files. Installers
 # (pip, uv) add, remove or replace directory entries, which changes the directories'
-# mtimes; an edit in place changes the file's. The variables that move sys.path are part
-# of the key. Any difference, or a kept file that does not verify, and the interpreter is
-# asked again.
+# times; an edit in place changes the file's, and ctime cannot be set back. The variables
+# that move sys.path are part of the key. Any difference, a path changed within RACY_NS
+# before the listing (a second change could hide inside one timestamp: git's "racy clean"
+# rule, as the stat cache applies it), or a kept file that does not verify, and the
+# interpreter is asked again.
 
-LISTING_FORMAT = 1
+LISTING_FORMAT = 2
 # What changes the interpreter's sys.path (or the user site) without touching a file.
 _PATH_VARIABLES = (
     "PYTHONPATH",
@@ -405,10 +412,9 @@ def _listing_key(python: str, found: Path) -> str:
 def _stamp_of(path: str) -> list[int] | None:
     """As the listing script stamps a path: None when it is absent (appearing is a change)."""
     try:
-        st = os.stat(path)
+        return list(stat_stamp(os.stat(path)))
     except OSError:
         return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
 def _interpreter_stamp(found: Path) -> list[Any]:
@@ -424,9 +430,12 @@ def _kept_listing(kept_file: Path) -> list[dict[str, Any]] | None:
         if header.get("format") != LISTING_FORMAT:
             return None
         body = verified_body(header, body_bytes)
-        stamp = body["stamp"]
-        if any(_stamp_of(path) != seen for path, seen in stamp):
-            return None  # something was installed, removed or edited: ask again
+        trusted_before = int(body["trusted_before"]) - RACY_NS
+        for path, seen in body["stamp"]:
+            if _stamp_of(path) != seen:
+                return None  # something was installed, removed or edited: ask again
+            if seen is not None and max(seen[1], seen[2]) >= trusted_before:
+                return None  # changed just before the listing: a second change could hide
         listing = body["listing"]
         if not isinstance(listing, list) or not all(isinstance(e, dict) for e in listing):
             return None
@@ -436,12 +445,16 @@ def _kept_listing(kept_file: Path) -> list[dict[str, Any]] | None:
 
 
 def _keep_listing(
-    kept_file: Path, before: list[Any], printed: Mapping[str, Any], listing: list[Any]
+    kept_file: Path,
+    started: int,
+    before: list[Any],
+    printed: Mapping[str, Any],
+    listing: list[Any],
 ) -> None:
     stamp = printed.get("stamp")
     if not isinstance(stamp, list):
         return
-    body = {"stamp": [*before, *stamp], "listing": listing}
+    body = {"trusted_before": started, "stamp": [*before, *stamp], "listing": listing}
     try:
         kept_file.parent.mkdir(parents=True, exist_ok=True)
         write_checked(kept_file, {"format": LISTING_FORMAT}, body)

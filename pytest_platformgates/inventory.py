@@ -155,12 +155,13 @@ class _Seen:
     file: InventoryFile
 
     def vouches_for(self, st: os.stat_result) -> bool:
-        return _stamp(st) == self.stamp and max(st.st_mtime_ns, st.st_ctime_ns) < (
+        return stat_stamp(st) == self.stamp and max(st.st_mtime_ns, st.st_ctime_ns) < (
             self.trusted_before - RACY_NS
         )
 
 
-def _stamp(st: os.stat_result) -> tuple[int, ...]:
+def stat_stamp(st: os.stat_result) -> tuple[int, ...]:
+    """What says a file is as it was: size, mtime, ctime (cannot be set back), inode, device."""
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
@@ -319,7 +320,7 @@ def _inspect(
         return InventoryFile(rel, FileStatus.UNREADABLE, detail=exc.strerror or str(exc))
     entry = _classify(rel, data)
     if seen is not None and len(data) == st.st_size:
-        seen[rel] = _Seen(_stamp(st), started, entry)
+        seen[rel] = _Seen(stat_stamp(st), started, entry)
     return entry
 
 

@@ -171,8 +171,11 @@ class Measurement:
             self.cov = Coverage.current()
 
     def stop(self) -> None:
-        if self.own and self.cov is not None and type(self.cov).current() is self.cov:
-            self.cov.stop()
+        if self.own and self.cov is not None:
+            from coverage import Coverage  # imported already: this process started it
+
+            if Coverage.current() is self.cov:
+                self.cov.stop()
 
     def collect(self) -> tuple[CoverageData | None, dict[str, Any]]:
         """This process's data so far, and the options it was measured with."""
