@@ -128,9 +128,11 @@ def asks_for_gates(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    if early_config.pluginmanager.has_plugin(PLUGIN) or not asks_for_gates(early_config):
+    if not asks_for_gates(early_config):
         return
-    early_config.pluginmanager.import_plugin(PLUGIN)
+    # Registered already when it was named on the command line (-p pytest_platformgates.plugin).
+    if not early_config.pluginmanager.has_plugin(PLUGIN):
+        early_config.pluginmanager.import_plugin(PLUGIN)
     from . import measurement  # registered with the plugin (its pytest_plugins)
 
     measurement.begin(early_config)

@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from . import __version__, background, heap, policy, waivers
+from . import __version__, activation, background, heap, policy, waivers
 from .activation import find_pyproject
 from .background import CONCURRENCY, BackgroundGates
 from .background import start as start_background
@@ -57,6 +57,14 @@ class State:
 
 
 state_key = pytest.StashKey[State]()
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # Named on the command line (-p pytest_platformgates.plugin) instead of reached through
+    # the entry point: bring the entry point along, which holds the options and starts
+    # the measurement. Registered by it, this finds it there and does nothing.
+    if not pluginmanager.is_registered(activation):
+        pluginmanager.register(activation, "platformgates")
 
 
 @pytest.hookimpl(trylast=True)

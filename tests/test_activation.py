@@ -108,3 +108,20 @@ def test_in_process_runs_of_a_gated_project_from_an_ungated_one_measure_each_tim
     pytester.makepyfile(test_outer=f"PYPROJECT = {pyproject!r}\n{inner}")
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist")
     result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("plugin", ["platformgates", "pytest_platformgates.plugin"])
+def test_named_on_the_command_line_without_autoload_the_plugin_works_whole(
+    pytester, monkeypatch, plugin
+):
+    # By its entry point's name, or by the plugin module itself: either way the options
+    # exist and coverage is measured from the start.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyprojecttoml(gates_toml({"coverage": {"line": 100, "omit": ["test_*.py"]}}))
+    pytester.makepyfile(calc="def add(a, b):\n    return a + b\n")
+    pytester.makepyfile(
+        test_calc="from calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
+    result = pytester.runpytest_subprocess("-p", plugin, "--gates", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*coverage*PASSED*"])
