@@ -110,6 +110,23 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), XDIST_PLUGIN)
     if run_gates and not hasattr(config, "workerinput"):
         register_evidence(config, pm, settings)
+    if run_gates and _computes_gates_here(config):
+        # Workers the gates will want start now, while pytest collects (runner.py).
+        runner = config.stash[state_key].runner
+        runner.warm_up([name for name, g in sorted(settings.gates.items()) if g.enabled])
+        config.add_cleanup(runner.close)
+
+
+def _computes_gates_here(config: pytest.Config) -> bool:
+    """Whether this process will compute the gates itself, known at configure time:
+    ``--gates-only`` in the process that owns the session. Otherwise a background
+    process computes them (and warms up itself), or xdist workers do."""
+    return (
+        bool(config.option.gates_only)
+        and not hasattr(config, "workerinput")
+        and not config.option.collectonly
+        and config.pluginmanager.get_plugin("dsession") is None
+    )
 
 
 def load_project(

@@ -21,6 +21,7 @@ from .config import Settings
 from .gate import FileGate, Gate, GateContext, GateError, SessionFacts
 from .inventory import Inventory, StatCache
 from .model import Analysis, GateResult
+from .process import Spares
 
 if TYPE_CHECKING:
     from .background import BackgroundGates
@@ -79,6 +80,9 @@ class GateRunner:
         self.background: BackgroundGates | None = None
         self._inventories: dict[bool, Inventory] = {}
         self._facts = SessionFacts(cache.directory if cache is not None else None)
+        #: workers started ahead of need (warm_up), taken by the gates' run_tool calls
+        self.spares = Spares()
+        self._stats = StatCache(cache.directory / STATS) if cache is not None else None
         self._results: dict[str, GateResult] = {}
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -106,7 +110,7 @@ class GateRunner:
                     ],
                     max_file_size=self.settings.max_file_size,
                     only=self.partial.paths if narrow and self.partial is not None else None,
-                    stats=StatCache(self.cache.directory / STATS) if self.cache else None,
+                    stats=self._stats,
                 )
             return self._inventories[narrow]
 
@@ -148,6 +152,44 @@ class GateRunner:
         took = self.cache.timings() if self.cache is not None else {}
         return sorted(names, key=lambda n: -took.get(n, float("inf")))
 
+    def warm_up(self, names: Sequence[str]) -> threading.Thread | None:
+        """Start the workers the named gates will want, before they know they want them.
+
+        From the earliest moment the process knows it computes these gates, in a
+        thread: for each file gate with a :attr:`~.gate.FileGate.worker`, when a file
+        it selects changed since the last scan (by the stat cache's word, before any
+        listing or reading), or there was no last scan, start that worker now
+        (:class:`~.process.Spares`). A warm run with nothing changed starts none. A
+        hint only: whatever goes wrong here is left for the gate itself to meet.
+        Returns the thread, if one was started.
+        """
+        wanted = [
+            (name, gate)
+            for name in names
+            if isinstance(gate := self.gates[name], FileGate) and gate.worker is not None
+        ]
+        if not wanted:
+            return None
+        thread = threading.Thread(
+            target=self._warm_up, args=(wanted,), name="platformgates-warm-up", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _warm_up(self, wanted: Sequence[tuple[str, FileGate]]) -> None:
+        try:
+            restamped = self._stats.restamped(self.settings.root) if self._stats else None
+            for name, gate in wanted:
+                needed = restamped is None or any(gate.selects(f) for f in restamped)
+                if needed and gate.worker is not None:
+                    self.spares.offer(name, gate.worker, self.settings.root)
+        except Exception:  # a hint only: the gate meets the same failure and reports it
+            return
+
+    def close(self) -> None:
+        """Kill the spare workers left: the session is over."""
+        self.spares.close()
+
     def prefetch(self, names: Sequence[str], workers: int) -> None:
         """Start computing ``names`` now, ``workers`` at a time, in threads of this process.
 
@@ -168,6 +210,7 @@ class GateRunner:
         Gates still running are stopped by killing their tools: otherwise the process
         would wait at exit for each hung tool's ``timeout`` after a Ctrl-C.
         """
+        self.spares.close()
         if self._pool is None:
             return
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -232,8 +275,12 @@ class GateRunner:
                 inventory=self.inventory_for(gate) if gate.reads_files else self._unlisted(name),
                 cache=self._cache_for(gate),
                 facts=self._facts,
+                spares=self.spares,
             )
-            analysis = gate.check(ctx)
+            try:
+                analysis = gate.check(ctx)
+            finally:
+                self.spares.dismiss(name)
             if not isinstance(analysis, Analysis):
                 raise TypeError(f"check() returned {type(analysis).__name__}, not Analysis")
         except GateError as exc:
