@@ -19,7 +19,7 @@ import pytest
 
 from . import __version__, activation, background, heap, policy, waivers
 from .activation import find_pyproject
-from .background import CONCURRENCY, BackgroundGates
+from .background import BackgroundGates
 from .background import start as start_background
 from .cache import ResultCache
 from .changes import ChangesError, changes_since, merge_base
@@ -33,6 +33,11 @@ from .model import GateResult, Verdict
 from .runner import GateRunner, PartialScan
 from .terminal import summary_table
 
+# Gates a run with no tests (--gates-only) computes at once, in threads: they spend most
+# of their time waiting for their tools' processes, which spread over the cores
+# themselves; with two at a time the lint gate's ruff runs waited for bandit's and
+# detect-secrets' workers to finish.
+SIDE_BY_SIDE = 4
 RESULT_ATTR = "platformgates_result"
 RUN_GATES_KEY = "platformgates_run_gates"
 SESSION_PLUGIN = "platformgates-session"
@@ -300,7 +305,7 @@ class GateSession:
             # than starting another process for them.
             eligible = [n for n in names if background.in_background(runner.gates[n])]
             eligible = [n for n in eligible if not runner.not_evaluated(n)]
-            runner.prefetch(runner.longest_first(eligible), CONCURRENCY)
+            runner.prefetch(runner.longest_first(eligible), SIDE_BY_SIDE)
             return
         names = runner.longest_first([n for n in names if not runner.not_evaluated(n)])
         cache = runner.cache

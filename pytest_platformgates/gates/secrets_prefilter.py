@@ -114,14 +114,16 @@ class Probe:
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
-        self.whole = whole_text_pattern(pattern)
         # A one-character literal (":", ".") is on nearly every line: not worth a pass.
         self.needs = tuple(n for n in required_literals(pattern) if _shortest(n) > 1)
         # Short literals ("cl") are common too: then one pass of the regex itself over
         # the text beats confirming line after line, unless two of them must coincide.
-        self.by_literals = bool(self.needs) and (
-            self.whole is None or _shortest(self.needs[0]) >= SELECTIVE or len(self.needs) > 1
+        selective = bool(self.needs) and (
+            _shortest(self.needs[0]) >= SELECTIVE or len(self.needs) > 1
         )
+        # The joined-text pattern is a second compile: made only when it may be used.
+        self.whole = None if selective else whole_text_pattern(pattern)
+        self.by_literals = selective or (bool(self.needs) and self.whole is None)
 
     def lines(self, text: FileText) -> Iterable[int]:
         """Indexes of the lines that ``pattern.search`` matches, or a superset of them."""
