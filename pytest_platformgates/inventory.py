@@ -183,24 +183,29 @@ class StatCache:
 
     def restamped(self, root: Path) -> list[InventoryFile] | None:
         """The files the last scan saw whose metadata changed since (edited, deleted,
-        replaced), as that scan saw them; None when there was no last scan.
+        replaced), as that scan saw them; None when there was no last scan to compare.
 
-        A quick hint of work ahead, cheaper than a scan: no listing, no reading. New
-        files are not in it, and a racy file whose metadata is as it was is not either:
-        only a scan says what is in scope and what changed.
+        A quick hint of work ahead, cheaper than a scan: no listing, no reading, no
+        entry built unless it changed. New files are not in it, and a racy file whose
+        metadata is as it was is not either: only a scan says what changed.
         """
-        known = self.load()
-        if not known:
+        try:
+            header, body = split_checked(self.path.read_bytes())
+            if header["format"] != self.FORMAT:
+                return None
+            entries = verified_body(header, body)
+            found = []
+            for rel, entry in entries.items():
+                try:
+                    stamp = list(stat_stamp(os.lstat(os.path.join(root, rel))))
+                except OSError:
+                    stamp = []
+                if stamp != entry["stamp"]:
+                    found.append(
+                        InventoryFile(rel, FileStatus(entry["status"]), int(entry["size"]))
+                    )
+        except Exception:  # missing or damaged: as if there was no last scan
             return None
-        found = []
-        for rel, seen in known.items():
-            try:
-                st = os.lstat(os.path.join(root, rel))
-            except OSError:
-                found.append(seen.file)
-                continue
-            if stat_stamp(st) != seen.stamp:
-                found.append(seen.file)
         return found
 
     def load(self) -> dict[str, _Seen]:

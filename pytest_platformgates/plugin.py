@@ -118,7 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if run_gates and _computes_gates_here(config):
         # Workers the gates will want start now, while pytest collects (runner.py).
         runner = config.stash[state_key].runner
-        runner.warm_up([name for name, g in sorted(settings.gates.items()) if g.enabled])
+        enabled = [name for name, g in sorted(settings.gates.items()) if g.enabled]
+        runner.warm_up(enabled)
         config.add_cleanup(runner.close)
 
 

@@ -152,39 +152,37 @@ class GateRunner:
         took = self.cache.timings() if self.cache is not None else {}
         return sorted(names, key=lambda n: -took.get(n, float("inf")))
 
-    def warm_up(self, names: Sequence[str]) -> threading.Thread | None:
+    def warm_up(self, names: Sequence[str]) -> int:
         """Start the workers the named gates will want, before they know they want them.
 
-        From the earliest moment the process knows it computes these gates, in a
-        thread: for each file gate with a :attr:`~.gate.FileGate.worker`, when a file
-        it selects changed since the last scan (by the stat cache's word, before any
-        listing or reading), or there was no last scan, start that worker now
-        (:class:`~.process.Spares`). A warm run with nothing changed starts none. A
-        hint only: whatever goes wrong here is left for the gate itself to meet.
-        Returns the thread, if one was started.
+        Called at the earliest moment the process knows it computes these gates: for
+        each file gate with a :attr:`~.gate.FileGate.worker` that selects a file whose
+        metadata changed since the last scan (the stat cache's word, without listing or
+        reading anything), or when there was no last scan, start that worker now
+        (:class:`~.process.Spares`). A warm run with nothing changed starts none. The
+        stat cache is read in the calling thread: a thread of its own would wait for the
+        interpreter lock after each of its thousands of ``lstat`` calls while pytest
+        carries on, and finish later. Returns how many workers were started.
         """
-        wanted = [
-            (name, gate)
-            for name in names
-            if isinstance(gate := self.gates[name], FileGate) and gate.worker is not None
-        ]
-        if not wanted:
-            return None
-        thread = threading.Thread(
-            target=self._warm_up, args=(wanted,), name="platformgates-warm-up", daemon=True
-        )
-        thread.start()
-        return thread
-
-    def _warm_up(self, wanted: Sequence[tuple[str, FileGate]]) -> None:
+        started = 0
         try:
-            restamped = self._stats.restamped(self.settings.root) if self._stats else None
+            wanted = [
+                (name, gate)
+                for name in self.longest_first(names)
+                if isinstance(gate := self.gates[name], FileGate) and gate.worker is not None
+            ]
+            if not wanted:
+                return 0
+            # Without a cache every file is analysed every time.
+            stats = self._stats
+            restamped = stats.restamped(self.settings.root) if stats is not None else None
             for name, gate in wanted:
-                needed = restamped is None or any(gate.selects(f) for f in restamped)
-                if needed and gate.worker is not None:
-                    self.spares.offer(name, gate.worker, self.settings.root)
-        except Exception:  # a hint only: the gate meets the same failure and reports it
-            return
+                worker = gate.worker
+                if worker is not None and (restamped is None or any(map(gate.selects, restamped))):
+                    started += self.spares.offer(name, worker, self.settings.root)
+        except Exception:  # a hint only: the gates meet the same failure, and report it
+            return started
+        return started
 
     def close(self) -> None:
         """Kill the spare workers left: the session is over."""

@@ -318,3 +318,17 @@ def test_the_background_process_starts_the_gates_worker_ahead_too(spare_project)
     assert "asked with 1 spare(s) waiting" in lines
     (pid,) = [line.split()[1] for line in lines if line.startswith("started")]
     assert lines[-1] == f"answered {pid}"
+
+
+def test_without_a_cache_every_run_starts_the_worker_ahead(spare_project):
+    for _ in range(2):
+        result = spare_project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1)
+        lines = _session(spare_project)
+        assert "asked with 1 spare(s) waiting" in lines
+
+
+def test_collecting_only_starts_no_worker(spare_project):
+    spare_project.pytester.runpytest("--gates-only", "--co")
+    time.sleep(0.5)  # a worker started would have logged by now
+    assert _session(spare_project) == []
