@@ -281,8 +281,14 @@ class GateSession:
         if weakened:
             warnings.warn(pytest.PytestWarning(weakened), stacklevel=1)
         if self.owner and session.items and all(isinstance(i, GateItem) for i in session.items):
-            # Nothing but gates runs in this process: no test can notice (heap.py).
-            self.config.add_cleanup(heap.tune_for_gates())
+            # Nothing but gates runs in this process: no test can notice (heap.py). Put
+            # back by the entry point's cleanup, after pytest's last collection.
+            restore = heap.tune_for_gates()
+            later = self.config.stash.get(activation.heap_restore_key, None)
+            if later is not None:
+                later.append(restore)
+            else:
+                self.config.add_cleanup(restore)
         self._start_background(session)
 
     def _start_background(self, session: pytest.Session) -> None:
