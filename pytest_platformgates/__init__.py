@@ -12,15 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .config import ConfigError, Option
-    from .gate import (
-        FileAnalysis,
-        FileGate,
-        Gate,
-        GateContext,
-        GateError,
-        SessionFacts,
-        WorkerCommand,
-    )
+    from .gate import FileAnalysis, FileGate, Gate, GateContext, GateError, SessionFacts
     from .hookspecs import hookimpl
     from .inventory import FileStatus, Inventory, InventoryFile
     from .model import Analysis, Finding, GateResult, Severity, Verdict
@@ -36,7 +28,6 @@ _HOME = {
     "GateContext": "gate",
     "GateError": "gate",
     "SessionFacts": "gate",
-    "WorkerCommand": "gate",
     "hookimpl": "hookspecs",
     "FileStatus": "inventory",
     "Inventory": "inventory",
@@ -81,7 +72,6 @@ __all__ = [
     "SessionFacts",
     "Severity",
     "Verdict",
-    "WorkerCommand",
     "__version__",
     "hookimpl",
 ]

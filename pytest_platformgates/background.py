@@ -257,7 +257,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache = ResultCache(Path(job.cache_dir), __version__) if job.cache_dir else None
     partial = PartialScan.from_dict(job.partial) if job.partial is not None else None
     runner = GateRunner(settings, gates, cache, partial=partial)
-    runner.warm_up(job.names)  # workers the gates will want start while they set up
     heap.tune_for_gates()  # this process runs nothing but gates, until it exits
 
     signal.signal(signal.SIGTERM, _terminated)
@@ -271,12 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             data = {"recompute": f"it stopped in the background ({type(exc).__name__})"}
         write_atomic(out / f"{name}.json", json.dumps(data).encode())
 
-    try:
-        with concurrent.futures.ThreadPoolExecutor(min(CONCURRENCY, len(job.names))) as pool:
-            for future in [pool.submit(one, name) for name in job.names]:
-                future.result()
-    finally:
-        runner.close()
+    with concurrent.futures.ThreadPoolExecutor(min(CONCURRENCY, len(job.names))) as pool:
+        for future in [pool.submit(one, name) for name in job.names]:
+            future.result()
     return 0
 
 

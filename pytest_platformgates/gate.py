@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from .cache import ResultCache
     from .config import GateSettings, Option, Settings
     from .inventory import Inventory, InventoryFile
-    from .process import Spares
 
 
 class GateError(Exception):
@@ -70,18 +69,6 @@ class SessionFacts:
 
 
 @dataclass(frozen=True)
-class WorkerCommand:
-    """How a file gate starts its worker process: ``argv``, and ``env`` on top of ours.
-
-    A worker must read its whole request from stdin before it answers, and exit
-    without output when stdin is closed empty: that is how an unused spare ends.
-    """
-
-    argv: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class GateContext:
     """Everything a gate may read: its settings, the project's, the shared inventory."""
 
@@ -92,8 +79,6 @@ class GateContext:
     notes: list[str] = field(default_factory=list)
     #: shared by every gate of the session (see :class:`SessionFacts`)
     facts: SessionFacts = field(default_factory=SessionFacts)
-    #: workers started ahead of need (:attr:`FileGate.worker`): pass to ``run_tool``
-    spares: Spares | None = None
 
     @property
     def root(self) -> Path:
@@ -156,10 +141,6 @@ class FileGate(Gate):
     #: For a gate whose :meth:`unscannable` skips some files knowingly: the figure that
     #: counts them and the words of the note that names them.
     skipped_unreadable: ClassVar[tuple[str, str] | None] = None
-    #: The worker :meth:`analyse` starts through ``run_tool(..., spares=ctx.spares)``,
-    #: if any: the runner starts one ahead of need when the inventory shows a new or
-    #: changed file this gate selects (:class:`~.process.Spares`).
-    worker: ClassVar[WorkerCommand | None] = None
 
     def selects(self, file: InventoryFile) -> bool:
         return any(fnmatchcase(file.name, p) for p in self.patterns)

@@ -181,33 +181,6 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def restamped(self, root: Path) -> list[InventoryFile] | None:
-        """The files the last scan saw whose metadata changed since (edited, deleted,
-        replaced), as that scan saw them; None when there was no last scan to compare.
-
-        A quick hint of work ahead, cheaper than a scan: no listing, no reading, no
-        entry built unless it changed. New files are not in it, and a racy file whose
-        metadata is as it was is not either: only a scan says what changed.
-        """
-        try:
-            header, body = split_checked(self.path.read_bytes())
-            if header["format"] != self.FORMAT:
-                return None
-            entries = verified_body(header, body)
-            found = []
-            for rel, entry in entries.items():
-                try:
-                    stamp = list(stat_stamp(os.lstat(os.path.join(root, rel))))
-                except OSError:
-                    stamp = []
-                if stamp != entry["stamp"]:
-                    found.append(
-                        InventoryFile(rel, FileStatus(entry["status"]), int(entry["size"]))
-                    )
-        except Exception:  # missing or damaged: as if there was no last scan
-            return None
-        return found
-
     def load(self) -> dict[str, _Seen]:
         try:
             header, body = split_checked(self.path.read_bytes())

@@ -19,7 +19,7 @@ import pytest
 
 from . import __version__, activation, background, heap, policy, waivers
 from .activation import find_pyproject
-from .background import BackgroundGates
+from .background import CONCURRENCY, BackgroundGates
 from .background import start as start_background
 from .cache import ResultCache
 from .changes import ChangesError, changes_since, merge_base
@@ -33,11 +33,6 @@ from .model import GateResult, Verdict
 from .runner import GateRunner, PartialScan
 from .terminal import summary_table
 
-# Gates a run with no tests (--gates-only) computes at once, in threads: they spend most
-# of their time waiting for their tools' processes, which spread over the cores
-# themselves; with two at a time the lint gate's ruff runs waited for bandit's and
-# detect-secrets' workers to finish.
-SIDE_BY_SIDE = 4
 RESULT_ATTR = "platformgates_result"
 RUN_GATES_KEY = "platformgates_run_gates"
 SESSION_PLUGIN = "platformgates-session"
@@ -115,24 +110,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), XDIST_PLUGIN)
     if run_gates and not hasattr(config, "workerinput"):
         register_evidence(config, pm, settings)
-    if run_gates and _computes_gates_here(config):
-        # Workers the gates will want start now, while pytest collects (runner.py).
-        runner = config.stash[state_key].runner
-        enabled = [name for name, g in sorted(settings.gates.items()) if g.enabled]
-        runner.warm_up(enabled)
-        config.add_cleanup(runner.close)
-
-
-def _computes_gates_here(config: pytest.Config) -> bool:
-    """Whether this process will compute the gates itself, known at configure time:
-    ``--gates-only`` in the process that owns the session. Otherwise a background
-    process computes them (and warms up itself), or xdist workers do."""
-    return (
-        bool(config.option.gates_only)
-        and not hasattr(config, "workerinput")
-        and not config.option.collectonly
-        and config.pluginmanager.get_plugin("dsession") is None
-    )
 
 
 def load_project(
@@ -312,7 +289,7 @@ class GateSession:
             # than starting another process for them.
             eligible = [n for n in names if background.in_background(runner.gates[n])]
             eligible = [n for n in eligible if not runner.not_evaluated(n)]
-            runner.prefetch(runner.longest_first(eligible), SIDE_BY_SIDE)
+            runner.prefetch(runner.longest_first(eligible), CONCURRENCY)
             return
         names = runner.longest_first([n for n in names if not runner.not_evaluated(n)])
         cache = runner.cache

@@ -4,9 +4,6 @@ Each tool starts in a session (and process group) of its own, and is stopped by 
 that whole group: a tool that forks leaves no grandchild behind holding its pipes, and a
 Ctrl-C meant for pytest does not reach the tools half-way; the run stops them instead
 (:func:`stop_tools`), whichever thread started them.
-
-A gate's worker may also be started ahead of need, as a spare (:class:`Spares`):
-``run_tool`` takes it instead of starting the same command itself.
 """
 
 from __future__ import annotations
@@ -17,16 +14,11 @@ import signal
 import subprocess
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from .gate import GateError
-
-if TYPE_CHECKING:
-    from .gate import WorkerCommand
 
 TAIL_LINES = 20
 # Seconds to read what a killed tool's group left in the pipes: a process that made a
@@ -58,21 +50,16 @@ def run_tool(
     ok_codes: Collection[int] = (0,),
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
-    spares: Spares | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` and return it when its exit code is one of ``ok_codes``.
 
     A missing executable, a timeout or any other exit code raises :class:`GateError`
     carrying the tail of the tool's stderr, so the gate errors instead of passing.
-    With ``spares``, a spare started earlier for exactly this command, directory and
-    environment is used instead of a new process.
     """
     full_env = tool_environment(env)
     name = Path(argv[0]).name
     try:
-        proc = spares.take(argv, cwd, full_env) if spares is not None else None
-        if proc is None:
-            proc = _start(argv, cwd, full_env)
+        proc = _start(argv, cwd, full_env)
     except FileNotFoundError:
         raise GateError(
             f"{name} is not installed or not on PATH ({argv[0]}): install it in the "
@@ -178,108 +165,6 @@ def allow_tools() -> None:
     """Start tools again after :func:`stop_tools` (the next session in this process)."""
     with _RUNNING.lock:
         _RUNNING.refusing = False
-
-
-class Spares:
-    """Gate workers started before their gate asks for them, so that their start-up is
-    off the run's critical path.
-
-    The sast and secrets gates analyse files in worker processes, and each worker's
-    Python start and its tool's import (bandit's, detect-secrets': 0.2 to 0.3 s) is
-    most of what one changed file costs. The runner offers one worker per such gate as
-    soon as the stat cache shows that a file the gate checks changed, before pytest has
-    collected and long before the gate has looked up its cache (``GateRunner.warm_up``).
-
-    Nothing else changes: a spare is taken only for exactly the command, directory and
-    environment :func:`run_tool` would have started, and only while it still runs (a
-    spare that died is reaped, and a new process started, which then reports why).
-    The spares a gate did not take are killed when it finishes (:meth:`dismiss`), and
-    one the run forgets exits by itself when this process's end closes its stdin.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: list[_Spare] = []
-        self._done: set[str] = set()
-        self._closed = False
-
-    def offer(self, owner: str, command: WorkerCommand, cwd: Path) -> bool:
-        """Start ``command`` in ``cwd`` for gate ``owner``; False when it was not started
-        (the gate finished already, the run is ending, or the command cannot start)."""
-        env = tool_environment(command.env)
-        with self._lock:
-            if self._closed or owner in self._done:
-                return False
-        try:
-            proc = _start(command.argv, cwd, env)
-        except (OSError, GateError):
-            return False  # the gate starts its own worker, and reports what fails
-        with self._lock:
-            if not (self._closed or owner in self._done):
-                self._idle.append(_Spare(owner, tuple(command.argv), cwd, env, proc))
-                return True
-        _discard(proc)
-        return False
-
-    def take(
-        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
-    ) -> subprocess.Popen[str] | None:
-        """A running spare of exactly this command, directory and environment, or None."""
-        dead = []
-        found = None
-        with self._lock:
-            for spare in list(self._idle):
-                if spare.argv != tuple(argv) or spare.cwd != cwd or spare.env != env:
-                    continue
-                self._idle.remove(spare)
-                if spare.proc.poll() is None:
-                    found = spare.proc
-                    break
-                dead.append(spare.proc)
-        for proc in dead:
-            _discard(proc)
-        return found
-
-    def dismiss(self, owner: str) -> None:
-        """Kill ``owner``'s spares, and start none for it from now on: its run is over."""
-        with self._lock:
-            self._done.add(owner)
-            left = [spare.proc for spare in self._idle if spare.owner == owner]
-            self._idle = [spare for spare in self._idle if spare.owner != owner]
-        for proc in left:
-            _discard(proc)
-
-    def close(self) -> None:
-        """Kill every spare left, and start no more."""
-        with self._lock:
-            self._closed = True
-            left = [spare.proc for spare in self._idle]
-            self._idle = []
-        for proc in left:
-            _discard(proc)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._idle)
-
-
-@dataclass(frozen=True)
-class _Spare:
-    """One idle spare: the gate it is for, and exactly how it was started."""
-
-    owner: str
-    argv: tuple[str, ...]
-    cwd: Path
-    env: dict[str, str]
-    proc: subprocess.Popen[str]
-
-
-def _discard(proc: subprocess.Popen[str]) -> None:
-    """Kill and reap an unused spare, and forget it."""
-    _kill(proc)
-    with _RUNNING.lock:
-        _RUNNING.procs.discard(proc)
-        _RUNNING.stopped.discard(proc)
 
 
 def installed_version(distribution: str, minimum: str, below: str) -> str:

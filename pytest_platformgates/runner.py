@@ -21,7 +21,6 @@ from .config import Settings
 from .gate import FileGate, Gate, GateContext, GateError, SessionFacts
 from .inventory import Inventory, StatCache
 from .model import Analysis, GateResult
-from .process import Spares
 
 if TYPE_CHECKING:
     from .background import BackgroundGates
@@ -80,9 +79,6 @@ class GateRunner:
         self.background: BackgroundGates | None = None
         self._inventories: dict[bool, Inventory] = {}
         self._facts = SessionFacts(cache.directory if cache is not None else None)
-        #: workers started ahead of need (warm_up), taken by the gates' run_tool calls
-        self.spares = Spares()
-        self._stats = StatCache(cache.directory / STATS) if cache is not None else None
         self._results: dict[str, GateResult] = {}
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -110,7 +106,7 @@ class GateRunner:
                     ],
                     max_file_size=self.settings.max_file_size,
                     only=self.partial.paths if narrow and self.partial is not None else None,
-                    stats=self._stats,
+                    stats=StatCache(self.cache.directory / STATS) if self.cache else None,
                 )
             return self._inventories[narrow]
 
@@ -152,42 +148,6 @@ class GateRunner:
         took = self.cache.timings() if self.cache is not None else {}
         return sorted(names, key=lambda n: -took.get(n, float("inf")))
 
-    def warm_up(self, names: Sequence[str]) -> int:
-        """Start the workers the named gates will want, before they know they want them.
-
-        Called at the earliest moment the process knows it computes these gates: for
-        each file gate with a :attr:`~.gate.FileGate.worker` that selects a file whose
-        metadata changed since the last scan (the stat cache's word, without listing or
-        reading anything), or when there was no last scan, start that worker now
-        (:class:`~.process.Spares`). A warm run with nothing changed starts none. The
-        stat cache is read in the calling thread: a thread of its own would wait for the
-        interpreter lock after each of its thousands of ``lstat`` calls while pytest
-        carries on, and finish later. Returns how many workers were started.
-        """
-        started = 0
-        try:
-            wanted = [
-                (name, gate)
-                for name in self.longest_first(names)
-                if isinstance(gate := self.gates[name], FileGate) and gate.worker is not None
-            ]
-            if not wanted:
-                return 0
-            # Without a cache every file is analysed every time.
-            stats = self._stats
-            restamped = stats.restamped(self.settings.root) if stats is not None else None
-            for name, gate in wanted:
-                worker = gate.worker
-                if worker is not None and (restamped is None or any(map(gate.selects, restamped))):
-                    started += self.spares.offer(name, worker, self.settings.root)
-        except Exception:  # a hint only: the gates meet the same failure, and report it
-            return started
-        return started
-
-    def close(self) -> None:
-        """Kill the spare workers left: the session is over."""
-        self.spares.close()
-
     def prefetch(self, names: Sequence[str], workers: int) -> None:
         """Start computing ``names`` now, ``workers`` at a time, in threads of this process.
 
@@ -208,7 +168,6 @@ class GateRunner:
         Gates still running are stopped by killing their tools: otherwise the process
         would wait at exit for each hung tool's ``timeout`` after a Ctrl-C.
         """
-        self.spares.close()
         if self._pool is None:
             return
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -273,12 +232,8 @@ class GateRunner:
                 inventory=self.inventory_for(gate) if gate.reads_files else self._unlisted(name),
                 cache=self._cache_for(gate),
                 facts=self._facts,
-                spares=self.spares,
             )
-            try:
-                analysis = gate.check(ctx)
-            finally:
-                self.spares.dismiss(name)
+            analysis = gate.check(ctx)
             if not isinstance(analysis, Analysis):
                 raise TypeError(f"check() returned {type(analysis).__name__}, not Analysis")
         except GateError as exc:

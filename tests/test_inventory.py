@@ -352,28 +352,3 @@ def test_a_git_that_does_not_answer_is_a_problem_not_a_hang(project, monkeypatch
     assert time.monotonic() - started < 10
     assert inv.files == ()
     assert "git rev-parse did not answer within" in inv.problems[0]
-
-
-def test_restamped_names_the_files_whose_metadata_changed_since_the_last_scan(
-    stat_project, tmp_path
-):
-    project, _ = stat_project
-    stats = StatCache(tmp_path / "stats.json")
-    assert stats.restamped(project.path) is None  # no last scan: everything is to be read
-    Inventory.scan(project.path, stats=stats)
-    assert stats.restamped(project.path) == []
-    (project.path / "b.txt").write_text("bumble bee\n")
-    (project.path / "c.bin").unlink()
-    project.write("d.py", "D = 4\n")  # new: only a scan lists it
-    changed = stats.restamped(project.path)
-    assert sorted(f.path for f in changed) == ["b.txt", "c.bin"]
-    assert {f.path: f.status for f in changed}["c.bin"] is FileStatus.BINARY
-
-
-@pytest.mark.parametrize("damage", ["{broken", '{"format": 1}', ""])
-def test_restamped_treats_a_damaged_stat_cache_as_no_last_scan(stat_project, tmp_path, damage):
-    project, _ = stat_project
-    stats = StatCache(tmp_path / "stats.json")
-    Inventory.scan(project.path, stats=stats)
-    stats.path.write_text(damage)
-    assert stats.restamped(project.path) is None

@@ -167,3 +167,11 @@ def test_a_tool_runs_in_a_session_of_its_own_with_stdin_closed(tmp_path):
     assert read == "''"
     fed = process.run_tool(["cat"], cwd=tmp_path, timeout=30, stdin="fed\n")
     assert fed.stdout == "fed\n"
+
+
+def test_a_tool_never_sees_which_test_pytest_is_in(tmp_path):
+    # pytest sets PYTEST_CURRENT_TEST around every test, this one included; a gate
+    # prefetched in a thread would start its tool under whichever item runs then.
+    assert "PYTEST_CURRENT_TEST" in os.environ
+    argv = [sys.executable, "-c", "import os; print('PYTEST_CURRENT_TEST' in os.environ)"]
+    assert process.run_tool(argv, cwd=tmp_path, timeout=30).stdout.strip() == "False"

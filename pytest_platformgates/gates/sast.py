@@ -14,7 +14,6 @@ request on stdin, a JSON report on stdout.
 from __future__ import annotations
 
 import configparser
-import contextlib
 import copy
 import difflib
 import fnmatch
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Option
-from ..gate import FileAnalysis, FileGate, GateContext, GateError, WorkerCommand
+from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import InventoryFile
 from ..model import Analysis, Finding, Severity
@@ -101,10 +100,6 @@ SKIP_MESSAGES = ("Exception occurred when executing tests against", 'Run "bandit
 
 DEFAULT_INCLUDE = ("*.py", "*.pyw")  # bandit's own default without a config file
 MIN_BYTES_PER_PROCESS = 100_000  # below this, a second process costs more than it saves
-#: This module run as a worker: a JSON request on stdin, a JSON report on stdout.
-WORKER = WorkerCommand(
-    (sys.executable, "-m", "pytest_platformgates.gates.sast"), {"PYTHONIOENCODING": "utf-8"}
-)
 MAX_LISTED = 10
 MIN_BANDIT, BELOW_BANDIT = "1.8", "2"  # the worker uses bandit's own API
 #: Tests whose message quotes the suspected secret itself.
@@ -179,7 +174,6 @@ class SastGate(FileGate):
     name = "sast"
     description = "bandit on the Python files in scope, under the project's own bandit config"
     patterns = DEFAULT_INCLUDE
-    worker = WORKER
     options = (
         Option(
             "confidence",
@@ -683,12 +677,11 @@ def _shards(files: Sequence[InventoryFile], jobs: int) -> list[list[str]]:
 
 def _run_worker(request: Mapping[str, Any], ctx: GateContext) -> dict[str, Any]:
     proc = run_tool(
-        WORKER.argv,
+        [sys.executable, "-m", __name__],
         cwd=ctx.root,
         timeout=ctx.timeout,
         stdin=json.dumps(request),
-        env=WORKER.env,
-        spares=ctx.spares,
+        env={"PYTHONIOENCODING": "utf-8"},
     )
     try:
         report = json.loads(proc.stdout)
@@ -862,22 +855,14 @@ class _Records(logging.Handler):
         self.records.append((record.levelno, record.getMessage()))
 
 
-def _listen() -> _Records:
-    """Collect bandit's log records from here on."""
+def worker(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Run bandit on ``request["files"]`` (paths as ``bandit -r .`` shows them) and report."""
     handler = _Records()
     log = logging.getLogger("bandit")
     log.addHandler(handler)
     log.setLevel(logging.WARNING)  # also keeps bandit's progress bar off
     log.propagate = False
-    return handler
 
-
-def worker(request: Mapping[str, Any], handler: _Records | None = None) -> dict[str, Any]:
-    """Run bandit on ``request["files"]`` (paths as ``bandit -r .`` shows them) and report.
-
-    ``handler`` has collected bandit's log records since before bandit was imported.
-    """
-    handler = handler or _listen()
     extensions = bandit_extensions()
     empty: dict[str, Any] = {"scanned": [], "skipped": [], "issues": [], "records": [], "nosec": {}}
     try:
@@ -954,19 +939,10 @@ def _redacted(test_id: str, text: str) -> str:
 
 
 def _main() -> None:
+    request = json.loads(sys.stdin.read())
     out = sys.stdout
     sys.stdout = sys.stderr  # anything bandit prints must not corrupt the report
-    handler = _listen()
-    # Bandit is imported before the request is read, so that a spare worker
-    # (process.Spares) has it loaded by the time its gate asks. What goes wrong in the
-    # import is met again, and reported, by worker().
-    with contextlib.suppress(GateError):
-        bandit_extensions()
-        from bandit.core import config, docs_utils, manager  # noqa: F401
-    text = sys.stdin.read()
-    if not text:
-        return  # a spare nobody asked for: stdin closed empty
-    report = worker(json.loads(text), handler)
+    report = worker(request)
     out.write(json.dumps(report))
     out.flush()
 

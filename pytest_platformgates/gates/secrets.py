@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, Option
-from ..gate import FileAnalysis, FileGate, GateContext, GateError, WorkerCommand
+from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile
 from ..model import Analysis, Finding, Severity
@@ -60,25 +60,10 @@ FILTER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|file://.+::[A-Za-z_]\
 MIN_DETECT_SECRETS, BELOW_DETECT_SECRETS = "1.5", "2"
 
 
-WORKER_CODE = (
-    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
-    "from pytest_platformgates.gates.secrets import worker_main; worker_main()\n"
-)
-
-
-WORKER = WorkerCommand(
-    (sys.executable, "-c", WORKER_CODE),
-    # UTF-8 as detect-secrets' CLI reads files in a UTF-8 locale; the project's own
-    # modules must never shadow ours or the standard library's.
-    {"PYTHONUTF8": "1", "PYTHONSAFEPATH": "1", "PYTHONDONTWRITEBYTECODE": "1"},
-)
-
-
 class SecretsGate(FileGate):
     name = "secrets"
     description = "detect-secrets on every text file; an unaudited secret always blocks"
     patterns = ("*",)
-    worker = WORKER
     skipped_unreadable = (
         "files_skipped_binary",
         "binary file(s) with names detect-secrets deems non-text were not scanned",
@@ -428,14 +413,21 @@ class Reply:
     stats: Mapping[str, int]
 
 
+WORKER_CODE = (
+    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
+    "from pytest_platformgates.gates.secrets import worker_main; worker_main()\n"
+)
+
+
 def _run_worker(request: Mapping[str, Any], paths: list[str], ctx: GateContext) -> Reply:
     proc = run_tool(
-        WORKER.argv,
+        [sys.executable, "-c", WORKER_CODE],
         cwd=ctx.root,
         timeout=ctx.timeout,
         stdin=json.dumps({**request, "files": paths}),
-        env=WORKER.env,
-        spares=ctx.spares,
+        # UTF-8 as detect-secrets' CLI reads files in a UTF-8 locale; the project's
+        # own modules must never shadow ours or the standard library's.
+        env={"PYTHONUTF8": "1", "PYTHONSAFEPATH": "1", "PYTHONDONTWRITEBYTECODE": "1"},
     )
     try:
         data = json.loads(proc.stdout)
@@ -490,38 +482,13 @@ def _is_non_text_name(path: str) -> bool:
 
 def worker_main() -> None:
     """Entry point of a worker process: a JSON request on stdin, a JSON reply on stdout."""
-    _preload()
-    text = sys.stdin.read()
-    if not text:
-        return  # a spare nobody asked for (process.Spares): stdin closed empty
-    request = json.loads(text)
+    request = json.loads(sys.stdin.read())
     try:
         reply = serve(request)
     except SetupError as exc:
         reply = {"protocol": PROTOCOL, "fatal": str(exc)}
     sys.stdout.write(json.dumps(reply))
     sys.stdout.flush()
-
-
-def _preload() -> None:
-    """Import detect-secrets and its plugin modules before the request is read.
-
-    So that a spare worker (process.Spares) has them loaded by the time its gate asks.
-    Only imports, which the scan would make the same way: the settings come with the
-    request. Whatever fails here fails again, and is reported, in :func:`serve`.
-    """
-    import importlib
-    import pkgutil
-
-    try:
-        import detect_secrets.plugins
-        from detect_secrets.core import scan  # noqa: F401
-        from detect_secrets.settings import get_plugins  # noqa: F401
-
-        for module in pkgutil.iter_modules(detect_secrets.plugins.__path__):
-            importlib.import_module(f"detect_secrets.plugins.{module.name}")
-    except Exception:
-        return
 
 
 class SetupError(Exception):
