@@ -7,7 +7,9 @@ On a shared machine the speed itself drifts by a third within minutes, so two ru
 revision of this repository) into a temporary worktree and alternates, round after
 round, ``pytest --gates-only`` on the Django corpus of ``bench_all.py`` with BASE's
 ``pytest_platformgates`` first on ``sys.path`` and with this checkout's: warm (nothing
-changed) and with one file changed. It prints the median wall and CPU time of each.
+changed) and with one file changed. It prints the median wall and CPU time of each, and
+the median of the per-round differences (the steadier figure: a round's two runs are
+seconds apart).
 
 Both versions share the corpus's result cache. Before each timed run one untimed run
 settles it, so neither version is timed re-analysing a file the other left behind.
@@ -110,6 +112,15 @@ def main() -> int:
                 f"(min {min(walls):.2f}, max {max(walls):.2f}), "
                 f"CPU median {statistics.median(cpus):5.2f} s"
             )
+        # Each round's two runs came minutes apart at most: their difference drifts less
+        # with the machine's speed than either median does.
+        base, ours = (times[(label, kind)] for label in envs)
+        walls = [b - a for (a, _), (b, _) in zip(base, ours, strict=True)]
+        cpus = [b - a for (_, a), (_, b) in zip(base, ours, strict=True)]
+        print(
+            f"{kind:<17} {'paired':<16} this checkout minus {args.base}, per round: wall "
+            f"median {statistics.median(walls):+.3f} s, CPU median {statistics.median(cpus):+.3f} s"
+        )
     print(f"end:   {load()}")
     return 0
 
