@@ -75,3 +75,34 @@ def test_severity_parsing():
     assert Severity.CRITICAL > Severity.HIGH > Severity.MEDIUM > Severity.LOW
     with pytest.raises(ValueError, match="unknown severity 'urgent'"):
         Severity.parse("urgent")
+
+
+def test_from_dict_builds_exactly_what_the_constructor_builds():
+    import dataclasses
+
+    full = Finding(
+        gate="deps",
+        rule="PYSEC-1",
+        severity=Severity.CRITICAL,
+        path="requirements.txt",
+        line=3,
+        message="m",
+        column=7,
+        hint="h",
+        fingerprint="f" * 32,
+        url="https://example.invalid",
+        aliases=("CVE-1", "GHSA-1"),
+        waiver={"id": "W-1", "days_left": 3},
+        known_debt="baseline",
+    )
+    bare = Finding(gate="lint", rule="E1", severity=Severity.LOW, path="", line=0, message="")
+    for finding in (full, bare):
+        loaded = Finding.from_dict(finding.to_dict())
+        # Every field, including those equality ignores, with the same types.
+        for f in dataclasses.fields(Finding):
+            assert getattr(loaded, f.name) == getattr(finding, f.name), f.name
+            assert type(getattr(loaded, f.name)) is type(getattr(finding, f.name)), f.name
+        assert vars(loaded).keys() == vars(finding).keys()
+        assert loaded == finding and hash(loaded) == hash(finding)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            loaded.line = 1  # type: ignore[misc]
