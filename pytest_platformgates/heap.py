@@ -34,3 +34,10 @@ def tune_for_gates() -> Callable[[], None]:
         gc.unfreeze()
 
     return restore
+
+
+def park() -> None:
+    """Freeze what the session made too, its evidence written: pytest's last collections
+    at exit then have next to nothing to traverse (0.1 s of a warm run at 45,000
+    findings). The restore that :func:`tune_for_gates` returned unfreezes it all."""
+    gc.freeze()

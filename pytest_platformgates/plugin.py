@@ -161,7 +161,10 @@ def default_base(root: Path) -> str:
     return "HEAD"
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(activation.heap_restore_key, None):
+        heap.park()  # a gates-only session, over: before pytest's collections (heap.py)
     for name in (SESSION_PLUGIN, XDIST_PLUGIN, EVIDENCE_PLUGIN):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
