@@ -15,7 +15,7 @@ from html import escape
 from typing import Any
 
 from .. import __version__
-from .run import NOT_RUN, EvidenceRun, severity_counts
+from .run import NOT_RUN, EvidenceRun
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 # Shown per gate before the rest is summarised; the SARIF and the statement hold all.
@@ -142,7 +142,7 @@ def _summary(run: EvidenceRun) -> list[str]:
                 "</td><td colspan=6>required, not run</td></tr>"
             )
             continue
-        c = severity_counts(record)
+        c = run.severity_counts(record)
         rows.append(
             f'<tr><td><a href="#gate-{_e(gate)}">{_e(gate)}</a></td><td>{_badge(verdict)}</td>'
             f"<td>{_e(record['fail_on'])}</td>"

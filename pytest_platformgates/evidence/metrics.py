@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..model import Severity
-from .run import NOT_RUN, EvidenceRun, severity_counts
+from .run import NOT_RUN, EvidenceRun
 
 PREFIX = "platformgates"
 VERDICTS = ("passed", "failed", "error", NOT_RUN)
@@ -50,7 +50,7 @@ def render(run: EvidenceRun) -> bytes:
     name = f"{PREFIX}_findings"
     lines += _family(name, "gauge", "Findings by gate and severity (waived ones included).")
     for gate, record in records.items():
-        for severity, count in severity_counts(record).items():
+        for severity, count in run.severity_counts(record).items():
             lines.append(f"{name}{_labels(gate=gate, severity=severity)} {count}")
 
     name = f"{PREFIX}_blocking_findings"

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..model import GateResult, Severity
@@ -44,6 +45,8 @@ class EvidenceRun:
     records: tuple[Mapping[str, Any], ...]
     settings: Settings
     facts: RunFacts
+    # Per gate, counted once for the statement, the metrics and the report alike.
+    _counts: dict[str, dict[str, int]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, results: Sequence[GateResult], settings: Settings, facts: RunFacts):
@@ -71,8 +74,19 @@ class EvidenceRun:
         """passed only when every required gate passed and pytest itself exited 0."""
         return "passed" if self.gates_passed and self.facts.exit_status == 0 else "failed"
 
+    def severity_counts(self, record: Mapping[str, Any]) -> dict[str, int]:
+        """``record``'s findings by severity, highest first (a copy: callers may keep it)."""
+        gate = record["gate"]
+        if gate not in self._counts:
+            self._counts[gate] = severity_counts(record)
+        return dict(self._counts[gate])
+
     def waivers(self) -> list[dict[str, Any]]:
         """Waivers the gates reported, and the ones their findings carry, once each."""
+        return [dict(w) for w in self._waivers]
+
+    @cached_property
+    def _waivers(self) -> list[dict[str, Any]]:
         seen: dict[tuple[str, str], dict[str, Any]] = {}
         for record in self.records:
             for waiver in record.get("waivers", ()):

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import __version__, baseline
 from . import streaming
-from .run import EvidenceRun, severity_counts
+from .run import EvidenceRun
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://pytest-platformgates.readthedocs.io/en/latest/evidence/#predicate-v1"
@@ -74,7 +74,7 @@ def predicate(
     gates = []
     for record in run.records:
         entry = {k: v for k, v in record.items() if k != "artifacts"}
-        entry["counts"] = severity_counts(record)
+        entry["counts"] = run.severity_counts(record)
         entry["artifacts"] = {
             name: digest for name, (gate, digest) in artifacts.items() if gate == record["gate"]
         }
