@@ -125,15 +125,18 @@ def _result(
     # Project-level findings (no file) point at the configuration that asked for the gate
     # (uri("") does): code scanning drops results without a location.
     region: dict[str, Any] = {"startLine": max(int(finding["line"]), 1)}
-    if int(finding.get("column", 0)) > 0:
-        region["startColumn"] = int(finding["column"])
+    column = int(finding.get("column", 0))
+    if column > 0:
+        region["startColumn"] = column
     text = finding["message"]
-    if finding.get("hint"):
-        text = f"{text} (hint: {finding['hint']})"
+    hint = finding.get("hint")
+    if hint:
+        text = f"{text} (hint: {hint})"
+    severity = finding["severity"]
     result: dict[str, Any] = {
         "ruleId": finding["rule"],
         "ruleIndex": rule_index,
-        "level": LEVELS[finding["severity"]],
+        "level": LEVELS[severity],
         "message": {"text": text},
         "locations": [
             {
@@ -143,8 +146,8 @@ def _result(
                 }
             }
         ],
-        "partialFingerprints": {FINGERPRINT_KEY: finding_id(finding)},
-        "properties": {"severity": finding["severity"]},
+        "partialFingerprints": {FINGERPRINT_KEY: finding.get("fingerprint") or finding_id(finding)},
+        "properties": {"severity": severity},
     }
     waiver = finding.get("waiver")
     if waiver:
