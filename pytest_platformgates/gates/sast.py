@@ -265,10 +265,11 @@ class SastGate(FileGate):
         # The entry points bandit loads its tests from, read without importing bandit
         # (a third of a warm run's time): installing, removing or moving a plugin
         # changes them, and bandit's own version is in tool_versions.
+        installed = entry_points()  # every distribution's entry points, read once
         plugins = sorted(
             f"{group}:{ep.name}={ep.value}"
             for group in ("bandit.plugins", "bandit.blacklists")
-            for ep in entry_points(group=group)
+            for ep in installed.select(group=group)
         )
         setup = self._setup or read_setup(ctx.root, ctx.settings["config"])
         return {"bandit_config": setup.digest_input(), "bandit_plugins": ",".join(plugins)}
