@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,31 +126,19 @@ def asks_for_gates(config: pytest.Config) -> bool:
     return isinstance(tool, dict) and "platformgates" in tool
 
 
-#: What puts the garbage collector back after a gates-only session (heap.py), if tuned.
-heap_restore_key = pytest.StashKey[list[Callable[[], None]]]()
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     if not asks_for_gates(early_config):
         return
-    # Registered before any plugin's pytest_configure, so run after every cleanup those
-    # register (cleanups run last in, first out): pytest's final garbage collection
-    # (unraisableexception.py) still finds the heap frozen, and takes 1 ms instead of 25.
-    early_config.stash[heap_restore_key] = []
-    early_config.add_cleanup(lambda: _restore_heap(early_config))
+    from . import heap  # the standard library's gc and pytest only
+
+    heap.defer_restore(early_config)
     # Registered already when it was named on the command line (-p pytest_platformgates.plugin).
     if not early_config.pluginmanager.has_plugin(PLUGIN):
         early_config.pluginmanager.import_plugin(PLUGIN)
     from . import measurement  # registered with the plugin (its pytest_plugins)
 
     measurement.begin(early_config)
-
-
-def _restore_heap(config: pytest.Config) -> None:
-    for restore in config.stash.get(heap_restore_key, []):
-        restore()
-    config.stash[heap_restore_key] = []
 
 
 def pytest_plugin_registered(plugin: Any, plugin_name: str | None) -> None:

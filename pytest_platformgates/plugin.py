@@ -163,8 +163,7 @@ def default_base(root: Path) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.stash.get(activation.heap_restore_key, None):
-        heap.park()  # a gates-only session, over: before pytest's collections (heap.py)
+    heap.park(config)  # a gates-only session, over: before pytest's collections (heap.py)
     for name in (SESSION_PLUGIN, XDIST_PLUGIN, EVIDENCE_PLUGIN):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
@@ -261,14 +260,8 @@ class GateSession:
         if weakened:
             warnings.warn(pytest.PytestWarning(weakened), stacklevel=1)
         if self.owner and session.items and all(isinstance(i, GateItem) for i in session.items):
-            # Nothing but gates runs in this process: no test can notice (heap.py). Put
-            # back by the entry point's cleanup, after pytest's last collection.
-            restore = heap.tune_for_gates()
-            later = self.config.stash.get(activation.heap_restore_key, None)
-            if later is not None:
-                later.append(restore)
-            else:
-                self.config.add_cleanup(restore)
+            # Nothing but gates runs in this process: no test can notice (heap.py).
+            heap.tune_session(self.config)
         self._start_background(session)
 
     def _start_background(self, session: pytest.Session) -> None:
