@@ -56,7 +56,7 @@ def run_tool(
     A missing executable, a timeout or any other exit code raises :class:`GateError`
     carrying the tail of the tool's stderr, so the gate errors instead of passing.
     """
-    full_env = tool_environment(env)
+    full_env = _tool_environment(env)
     name = Path(argv[0]).name
     try:
         proc = _start(argv, cwd, full_env)
@@ -91,7 +91,7 @@ def run_tool(
     return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
 
 
-def tool_environment(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+def _tool_environment(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment with ``overrides``, as a tool gets it.
 
     Without ``PYTEST_CURRENT_TEST``: which item pytest is in when a prefetched gate
