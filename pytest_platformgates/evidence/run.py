@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +45,6 @@ class EvidenceRun:
     records: tuple[Mapping[str, Any], ...]
     settings: Settings
     facts: RunFacts
-    # Per gate, counted once for the statement, the metrics and the report alike.
-    _counts: dict[str, dict[str, int]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, results: Sequence[GateResult], settings: Settings, facts: RunFacts):
@@ -76,10 +74,18 @@ class EvidenceRun:
 
     def severity_counts(self, record: Mapping[str, Any]) -> dict[str, int]:
         """``record``'s findings by severity, highest first (a copy: callers may keep it)."""
-        gate = record["gate"]
-        if gate not in self._counts:
-            self._counts[gate] = severity_counts(record)
-        return dict(self._counts[gate])
+        return dict(self._counts[record["gate"]])
+
+    @cached_property
+    def _counts(self) -> dict[str, dict[str, int]]:
+        # Counted once per run for the statement, the metrics and the report alike.
+        out: dict[str, dict[str, int]] = {}
+        for record in self.records:
+            counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
+            for finding in record["findings"]:
+                counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+            out[record["gate"]] = counts
+        return out
 
     def waivers(self) -> list[dict[str, Any]]:
         """Waivers the gates reported, and the ones their findings carry, once each."""
@@ -102,10 +108,3 @@ class EvidenceRun:
                 )
                 entry.setdefault("findings", []).append(finding_id(finding))
         return [seen[k] for k in sorted(seen)]
-
-
-def severity_counts(record: Mapping[str, Any]) -> dict[str, int]:
-    counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
-    for finding in record["findings"]:
-        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
-    return counts
