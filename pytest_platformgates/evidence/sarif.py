@@ -146,7 +146,7 @@ def _result(
                 }
             }
         ],
-        "partialFingerprints": {FINGERPRINT_KEY: finding.get("fingerprint") or finding_id(finding)},
+        "partialFingerprints": {FINGERPRINT_KEY: finding_id(finding)},
         "properties": {"severity": severity},
     }
     waiver = finding.get("waiver")
