@@ -87,3 +87,55 @@ def test_pytests_last_collection_still_finds_the_heap_frozen(project, monkeypatc
     assert seen["frozen"] > 1000
     assert seen["tracked"] < 150, seen
     assert gc.get_freeze_count() == before  # and put back after it
+
+
+class _Config:
+    """The two things heap.py uses of a pytest.Config: its stash and its cleanups."""
+
+    def __init__(self):
+        import pytest
+
+        self.stash = pytest.Stash()
+        self.cleanups = []
+
+    def add_cleanup(self, func):
+        self.cleanups.append(func)
+
+    def close(self):
+        while self.cleanups:  # last in, first out, as pytest.Config runs them
+            self.cleanups.pop()()
+
+
+def test_the_reserved_restore_runs_after_every_cleanup_registered_later():
+    config = _Config()
+    before = gc.get_threshold(), gc.get_freeze_count()
+    seen = []
+    heap.defer_restore(config)  # the entry point, before any plugin configures
+    config.add_cleanup(lambda: seen.append((gc.get_threshold(), gc.get_freeze_count())))
+    heap.tune_session(config)
+    heap.park(config)
+    config.close()
+    # The later cleanup (pytest's own last collection) still found the heap tuned, frozen.
+    assert seen[0][0] == heap.THRESHOLD
+    assert seen[0][1] > before[1]
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_without_a_reserved_restore_the_session_puts_the_collector_back_itself():
+    config = _Config()  # the plugin loaded past the entry point: nothing reserved
+    before = gc.get_threshold(), gc.get_freeze_count()
+    heap.tune_session(config)
+    assert gc.get_threshold() == heap.THRESHOLD
+    assert len(config.cleanups) == 1
+    config.close()
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_an_untuned_session_parks_nothing():
+    config = _Config()
+    heap.defer_restore(config)  # reserved, but the session ran tests: never tuned
+    before = gc.get_freeze_count()
+    heap.park(config)
+    assert gc.get_freeze_count() == before
+    config.close()
+    assert gc.get_freeze_count() == before
