@@ -24,7 +24,14 @@ def _pytest(cwd: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        # Ctrl-C as a terminal delivers it, however this suite was started: a shell's
+        # background job (`pytest &`) ignores SIGINT, and a child inherits that.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _clean_project(project) -> None:
