@@ -215,8 +215,9 @@ def test_a_covered_file_that_cannot_be_hashed_is_an_error(project):
 def test_under_xdist_each_gate_runs_once_and_a_warm_run_reuses_it(project):
     """Both kinds under `-n 2`: one run per gate, and the cache keyed by covered files."""
     project.write("src/a.txt", "a\n")
-    log = "import pathlib; p = pathlib.Path('runs.log'); "
-    log += "p.write_text((p.read_text() if p.exists() else '') + '{0}\\n'); "
+    # Appended in one write (O_APPEND): the two gates may run at once, on two workers, and
+    # a read-then-rewrite of the log could lose one of their lines.
+    log = "f = open('runs.log', 'a'); f.write('{0}\\n'); f.close(); "
     sarif = json.dumps(
         {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "s"}}, "results": []}]}
     )
