@@ -192,3 +192,80 @@ def test_no_distributions_is_an_error_not_an_empty_sbom(project, tmp_path):
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*no installed distributions found*"])
+
+
+# Run in a fresh interpreter: whether jsonschema and rfc3987-syntax are imported yet is
+# what the stand-in depends on, and this test process imported both long ago.
+IRI_PROBE = """
+import json, sys
+if sys.argv[1] == "stand-in":
+    from pytest_platformgates.gates import sbom
+    with sbom._iri_checks_on_demand():
+        from cyclonedx.validation.json import JsonStrictValidator
+    assert "rfc3987_syntax" not in sys.modules, "the stand-in outlived the import"
+else:
+    from cyclonedx.validation.json import JsonStrictValidator
+from cyclonedx.schema import SchemaVersion
+
+def bom(urls):
+    refs = [{"type": "website", "url": url} for url in urls]
+    component = {"type": "library", "name": "x", "bom-ref": "x"}
+    if refs:
+        component["externalReferences"] = refs
+    return json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+                       "components": [component]})
+
+validator = JsonStrictValidator(SchemaVersion.V1_6)
+out = {}
+for case in json.loads(sys.argv[2]):
+    errors = validator.validate_str(bom(case), all_errors=True)
+    out[" ".join(case)] = None if errors is None else len(list(errors))
+    out["grammar built after " + " ".join(case)] = "rfc3987_syntax.syntax_helpers" in sys.modules
+import rfc3987_syntax
+out["real module importable"] = hasattr(rfc3987_syntax, "syntax_parser")
+print(json.dumps(out))
+"""
+
+
+def _iri_probe(mode: str, cases: list[list[str]]) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", IRI_PROBE, mode, json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_iri_checks_wait_for_an_iri_and_then_judge_exactly_as_before():
+    pytest.importorskip("rfc3987_syntax", reason="jsonschema has no IRI checks without it")
+    cases = [[], ["https://example.com/a?b=c#d"], ["http://exa mple.com/<>"], ["relative/ok"]]
+    with_stand_in = _iri_probe("stand-in", cases)
+    plain = _iri_probe("plain", cases)
+    # The same verdict on every document, the bad IRI refused either way.
+    for case in cases:
+        assert with_stand_in[" ".join(case)] == plain[" ".join(case)], case
+    assert plain["http://exa mple.com/<>"]
+    # An SBOM without an IRI (ours have none) never builds rfc3987-syntax's parsers.
+    assert with_stand_in["grammar built after "] is False
+    assert plain["grammar built after "] is True
+    assert with_stand_in["grammar built after https://example.com/a?b=c#d"] is True
+    assert with_stand_in["real module importable"] is True
+
+
+def test_a_cold_sbom_run_never_builds_the_iri_grammar(project, tmp_path):
+    pytest.importorskip("rfc3987_syntax", reason="jsonschema has no IRI checks without it")
+    python, _ = fake_env(tmp_path / "venv", DISTS)
+    write_project(project, python)
+    project.write(
+        "conftest.py",
+        "import sys\n\n\ndef pytest_unconfigure(config):\n"
+        "    with open('modules.txt', 'w') as fh:\n"
+        "        fh.write('\\n'.join(sorted(sys.modules)))\n",
+    )
+    result = project.pytester.runpytest_subprocess("--gates-only")
+    result.assert_outcomes(passed=1)
+    modules = set((project.path / "modules.txt").read_text().split())
+    assert "jsonschema" in modules  # the SBOM was validated
+    assert "rfc3987_syntax.syntax_helpers" not in modules

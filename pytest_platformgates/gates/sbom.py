@@ -12,17 +12,27 @@ A warm run reuses the validated document while the environment, the project and 
 settings are unchanged, with a fresh serial number and timestamp (both of formats
 the gate writes itself, so the schema verdict carries over): validation loads
 jsonschema's format checkers, which alone cost over a second.
+
+Of that second, 0.9 s is rfc3987-syntax (jsonschema's checker of the ``iri`` formats)
+compiling some forty Lark parsers as it is imported, whether or not the document holds an
+IRI. The import of the validator therefore sees a stand-in for that module whose
+``is_valid_syntax`` imports the real one the first time an IRI is checked: the same
+check, paid for only by an SBOM that has one (see :func:`_iri_checks_on_demand`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import importlib.util
 import json
 import sys
+import threading
+import types
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -252,6 +262,50 @@ def _lib_version() -> str:
         ) from None
 
 
+IRI_SYNTAX = "rfc3987_syntax"
+# The real checker once imported (a process-wide import, like sys.modules itself).
+_IRI_REAL: list[Any] = []
+_IRI_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _iri_checks_on_demand() -> Iterator[None]:
+    """While jsonschema is imported, let it bind ``rfc3987_syntax.is_valid_syntax`` without
+    importing that module (0.9 s of parser construction); the binding imports it on first
+    use. Nothing changes when jsonschema or the module is loaded already, or the module is
+    not installed (jsonschema then has no IRI checks, as it never had). The stand-in is
+    taken out of ``sys.modules`` afterwards: anyone else importing it gets the real one."""
+    if IRI_SYNTAX in sys.modules or "jsonschema" in sys.modules:
+        yield
+        return
+    try:
+        if importlib.util.find_spec(IRI_SYNTAX) is None:
+            yield
+            return
+    except (ImportError, ValueError):
+        yield
+        return
+    stand_in = types.ModuleType(IRI_SYNTAX)
+    stand_in.is_valid_syntax = _is_valid_iri_syntax  # type: ignore[attr-defined]
+    sys.modules[IRI_SYNTAX] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(IRI_SYNTAX) is stand_in:
+            del sys.modules[IRI_SYNTAX]
+
+
+def _is_valid_iri_syntax(term: str, value: str) -> Any:
+    """The real ``rfc3987_syntax.is_valid_syntax``, imported on this first call."""
+    with _IRI_LOCK:
+        if not _IRI_REAL:
+            present = getattr(sys.modules.get(IRI_SYNTAX), "is_valid_syntax", None)
+            if present is _is_valid_iri_syntax:
+                del sys.modules[IRI_SYNTAX]  # called while the stand-in is still in place
+            _IRI_REAL.append(importlib.import_module(IRI_SYNTAX).is_valid_syntax)
+    return _IRI_REAL[0](term, value)
+
+
 def _generate(
     root: Mapping[str, str | None],
     components: Sequence[ComponentData],
@@ -265,7 +319,9 @@ def _generate(
     try:
         from cyclonedx.exception import MissingOptionalDependencyException
         from cyclonedx.schema import SchemaVersion
-        from cyclonedx.validation.json import JsonStrictValidator
+
+        with _iri_checks_on_demand():
+            from cyclonedx.validation.json import JsonStrictValidator
     except ImportError as exc:
         raise GateError(f"cyclonedx-python-lib cannot be imported: {exc}") from None
 
