@@ -269,3 +269,16 @@ def test_a_cold_sbom_run_never_builds_the_iri_grammar(project, tmp_path):
     modules = set((project.path / "modules.txt").read_text().split())
     assert "jsonschema" in modules  # the SBOM was validated
     assert "rfc3987_syntax.syntax_helpers" not in modules
+
+
+@pytest.mark.parametrize("installed", [True, False], ids=["stand-in", "not installed"])
+def test_an_import_that_fails_under_the_stand_in_fails_as_itself(monkeypatch, installed):
+    from pytest_platformgates.gates import sbom
+
+    for name in ("jsonschema", sbom.IRI_SYNTAX):
+        monkeypatch.delitem(sys.modules, name, raising=False)  # as in a fresh interpreter
+    monkeypatch.setattr(sbom, "_installed", lambda module: installed)
+    with pytest.raises(ImportError, match="no validator here"), sbom._iri_checks_on_demand():
+        assert (sbom.IRI_SYNTAX in sys.modules) is installed
+        raise ImportError("no validator here")
+    assert sbom.IRI_SYNTAX not in sys.modules  # the stand-in never outlives the import

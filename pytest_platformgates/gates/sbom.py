@@ -275,14 +275,7 @@ def _iri_checks_on_demand() -> Iterator[None]:
     use. Nothing changes when jsonschema or the module is loaded already, or the module is
     not installed (jsonschema then has no IRI checks, as it never had). The stand-in is
     taken out of ``sys.modules`` afterwards: anyone else importing it gets the real one."""
-    if IRI_SYNTAX in sys.modules or "jsonschema" in sys.modules:
-        yield
-        return
-    try:
-        if importlib.util.find_spec(IRI_SYNTAX) is None:
-            yield
-            return
-    except (ImportError, ValueError):
+    if IRI_SYNTAX in sys.modules or "jsonschema" in sys.modules or not _installed(IRI_SYNTAX):
         yield
         return
     stand_in = types.ModuleType(IRI_SYNTAX)
@@ -293,6 +286,13 @@ def _iri_checks_on_demand() -> Iterator[None]:
     finally:
         if sys.modules.get(IRI_SYNTAX) is stand_in:
             del sys.modules[IRI_SYNTAX]
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _is_valid_iri_syntax(term: str, value: str) -> Any:
