@@ -263,8 +263,6 @@ def _lib_version() -> str:
 
 
 IRI_SYNTAX = "rfc3987_syntax"
-# The real checker once imported (a process-wide import, like sys.modules itself).
-_IRI_REAL: list[Any] = []
 _IRI_LOCK = threading.Lock()
 
 
@@ -296,14 +294,13 @@ def _installed(module: str) -> bool:
 
 
 def _is_valid_iri_syntax(term: str, value: str) -> Any:
-    """The real ``rfc3987_syntax.is_valid_syntax``, imported on this first call."""
+    """The real ``rfc3987_syntax.is_valid_syntax``: the module is imported on the first
+    call, and is in ``sys.modules`` for every later one."""
     with _IRI_LOCK:
-        if not _IRI_REAL:
-            present = getattr(sys.modules.get(IRI_SYNTAX), "is_valid_syntax", None)
-            if present is _is_valid_iri_syntax:
-                del sys.modules[IRI_SYNTAX]  # called while the stand-in is still in place
-            _IRI_REAL.append(importlib.import_module(IRI_SYNTAX).is_valid_syntax)
-    return _IRI_REAL[0](term, value)
+        if getattr(sys.modules.get(IRI_SYNTAX), "is_valid_syntax", None) is _is_valid_iri_syntax:
+            del sys.modules[IRI_SYNTAX]  # called while the stand-in is still in place
+        module = importlib.import_module(IRI_SYNTAX)
+    return module.is_valid_syntax(term, value)
 
 
 def _generate(
