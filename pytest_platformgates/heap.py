@@ -8,12 +8,19 @@ cycles. So, as mypy does for its own runs, a process that runs gates only freeze
 heap the imports left (``gc.freeze()``: those objects are never traversed again) and
 collects less often. Never in a session that runs the project's tests: those may
 depend on when the collector runs.
+
+A session that does run tests still pauses the collector around the plugin's own bulk
+work once the tests are done (:func:`paused`): reading a gate's findings back from the
+background process and writing the evidence. At 45,000 findings the collector's full
+collections over a heap the tests had grown took 0.43 s of the 2.4 s a session spent
+after its last test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -36,6 +43,25 @@ def tune_for_gates() -> Callable[[], None]:
         gc.unfreeze()
 
     return restore
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """The collector off while the plugin's own code builds many objects that make no
+    cycles (findings decoded, evidence encoded), and on again right after, if it was on.
+
+    Nothing a test or a fixture runs is inside: what the tests see of the collector is
+    unchanged. A collector already off (the user's choice, or an enclosing pause) is
+    left as it is.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 #: What puts the collector back after this session, once :func:`tune_session` tuned it.

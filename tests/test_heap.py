@@ -139,3 +139,96 @@ def test_an_untuned_session_parks_nothing():
     assert gc.get_freeze_count() == before
     config.close()
     assert gc.get_freeze_count() == before
+
+
+def test_paused_turns_the_collector_off_and_back_on():
+    assert gc.isenabled()
+    with heap.paused():
+        assert not gc.isenabled()
+        with heap.paused():  # nested: the inner pause leaves it to the outer one
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_paused_turns_it_back_on_after_an_error():
+    try:
+        with heap.paused():
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert gc.isenabled()
+
+
+def test_paused_leaves_a_collector_the_user_turned_off_off():
+    gc.disable()
+    try:
+        with heap.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+# Records the collector's state during the test, while a gate's result is read back from
+# the background process, while the evidence is written, and after the session.
+PAUSES = """\
+import gc
+import json
+
+import pytest
+from pytest_platformgates import background
+from pytest_platformgates.evidence import bundle
+
+seen = {}
+real_result = background.GateResult
+
+
+class Recording(real_result):
+    @classmethod
+    def from_dict(cls, data):
+        seen.setdefault("reading results", gc.isenabled())
+        return real_result.from_dict(data)
+
+
+real_publish = bundle.publish
+
+
+def publish(*args, **kwargs):
+    seen["writing evidence"] = gc.isenabled()
+    return real_publish(*args, **kwargs)
+
+
+def pytest_configure(config):
+    background.GateResult = Recording
+    bundle.publish = publish
+
+
+def pytest_runtest_call(item):
+    seen.setdefault("test", gc.isenabled())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    background.GateResult = real_result
+    bundle.publish = real_publish
+    seen["after"] = gc.isenabled()
+    with open("gc-pauses.json", "w") as fh:
+        json.dump(seen, fh)
+"""
+
+
+def test_a_test_session_pauses_the_collector_for_its_own_bulk_work_only(project):
+    project.configure({"lint": {"presets": []}})
+    project.write("conftest.py", PAUSES)
+    project.write("test_app.py", "def test_ok():\n    pass\n")
+    # A subprocess: the background process is only started for a session of its own.
+    result = project.pytester.runpytest_subprocess("--gates", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    seen = json.loads((project.path / "gc-pauses.json").read_text())
+    assert seen == {
+        "test": True,
+        "reading results": False,
+        "writing evidence": False,
+        "after": True,
+    }

@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 import pytest
 
+from .. import heap
 from ..config import Settings
 from ..hookspecs import hookimpl
 from ..model import GateResult
@@ -119,7 +120,8 @@ class EvidenceSession:
         if stop:
             self.stopped_early = stop if isinstance(stop, str) else "-x or --maxfail"
         try:
-            self.outcome = self._publish(int(session.exitstatus))
+            with heap.paused():  # every finding, encoded three times (heap.py)
+                self.outcome = self._publish(int(session.exitstatus))
         except (bundle.EvidenceError, OSError, ValueError) as exc:
             bundle.discard_staging(self.target)
             self.outcome = f"evidence NOT written to {self.target}: {exc}"
