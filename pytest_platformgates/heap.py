@@ -11,7 +11,7 @@ depend on when the collector runs.
 
 A session that does run tests still pauses the collector around the plugin's own bulk
 work once the tests are done (:func:`paused`): reading a gate's findings back from the
-background process and writing the evidence. At 45,000 findings the collector's full
+background process and writing the evidence. At 52,000 findings the collector's full
 collections over a heap the tests had grown took 0.43 s of the 2.4 s a session spent
 after its last test.
 """
