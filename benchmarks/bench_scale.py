@@ -13,8 +13,7 @@ scale, a session of one test (``bench_tests/``) that keeps a core busy for ``--f
 times the warm gates' time, so that the test outlasts the gates, warm: the test alone
 (``--no-gates``) against the test with the gates (``--gates``); what the second takes
 beyond the first is the gates' work left after the test: reading their findings back
-from the background process, writing the evidence.
-Then it prints a table.
+from the background process, writing the evidence. A table of it all ends the output.
 Wall-clock times on a shared 2-core machine are noisy: run it twice, quote the second.
 """
 

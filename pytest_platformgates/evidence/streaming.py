@@ -11,12 +11,14 @@ exists as objects.
 The chunks (the findings) are encoded by orjson where it is installed (a dependency on
 CPython): encoding was a quarter of a warm run at 50,000 findings (a 28 MB SARIF log:
 0.36 s, orjson 0.025 s). Its compact output is the standard library's byte for byte for
-strings, integers, booleans, null, lists and dicts, which is what a finding holds; a
-float would be the same number, perhaps spelt differently (``1e-05``, ``1e-5``). What it
-would take differently from the standard library (a string with a lone surrogate, an
-integer past 64 bits, a key that is not a string, a subclass, a dataclass, a datetime)
-it refuses, and the standard library encodes that chunk, or raises as it always did.
-The skeleton (gate figures, durations: the few floats) is always the standard library's.
+strings, integers, booleans, null, lists and dicts, which is all a finding holds (its
+fields and its waiver's are strings and integers). Floats differ: the same number,
+perhaps spelt differently (``0.00001``, ``1e-05``), and NaN and infinities as ``null``
+where the standard library writes ``NaN`` (not JSON at all). What it would take
+differently otherwise (a string with a lone surrogate, an integer past 64 bits, a key
+that is not a string, a subclass, a dataclass, a datetime) it refuses, and the standard
+library encodes that chunk, or raises as it always did. The skeleton (gate figures,
+durations: the only floats) is always the standard library's.
 """
 
 from __future__ import annotations
@@ -83,9 +85,8 @@ def _encoded(chunk: list[Any], sort_keys: bool) -> bytes:
     library would."""
     if orjson is not None:
         try:
-            return orjson.dumps(
-                chunk, option=_ORJSON | orjson.OPT_SORT_KEYS if sort_keys else _ORJSON
-            )
+            option = (_ORJSON | orjson.OPT_SORT_KEYS) if sort_keys else _ORJSON
+            return orjson.dumps(chunk, option=option)
         except TypeError:
             pass  # something only the standard library encodes (or refuses) its own way
     return dumps(chunk, sort_keys=sort_keys)
