@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import redaction
 from .locate import locate
 from .model import Severity
 
@@ -305,13 +306,17 @@ class Settings:
         return self.root / self.values["evidence_dir"]
 
     def effective(self) -> dict[str, Any]:
-        """The whole configuration as plain data, in a canonical order."""
+        """The whole configuration as plain data, in a canonical order.
+
+        What the evidence records and ``platformgates config`` prints, so the credentials
+        of any URL in it (an ``osv_url`` behind basic auth) are masked.
+        """
         data = dict(self.values)
         data["gates"] = {name: dict(g.values) for name, g in sorted(self.gates.items())}
         policy = self.policy.effective() if self.policy is not None else None
         if policy:
             data["policy"] = policy
-        return data
+        return redaction.masked(data)
 
     @property
     def digest(self) -> str:

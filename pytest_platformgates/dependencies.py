@@ -36,6 +36,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from . import redaction
 from .cache import split_checked, verified_body, write_checked
 from .gate import GateError, SessionFacts
 from .inventory import RACY_NS, stat_stamp
@@ -129,7 +130,9 @@ def declared(root: Path) -> Declared:
         try:
             req = Requirement(raw)
         except InvalidRequirement as exc:
-            raise DependencyError(f"pyproject.toml: invalid requirement {raw!r}: {exc}") from None
+            raise DependencyError(
+                redaction.url_credentials(f"pyproject.toml: invalid requirement {raw!r}: {exc}")
+            ) from None
         requirements.setdefault(canonicalize_name(req.name), (raw, _line_of(lines, raw)))
     name = project.get("name")
     return Declared(
@@ -581,6 +584,12 @@ def _read_requirements(
 
     for number, line, via in entries:
         if m := re.match(r"^(-r|--requirement)(\s+|=)(\S+)$", line):
+            if re.match(r"^[a-z][a-z0-9+.-]*://", m.group(3), re.IGNORECASE):
+                raise DependencyError(
+                    f"{rel}:{number}: includes {redaction.url_credentials(m.group(3))}, a file "
+                    "fetched at install time, so what it requires cannot be audited; vendor "
+                    "it into the repository"
+                )
             _read_requirements(path.parent / m.group(3), root, decl, out, seen)
             continue
         if re.match(r"^(-c|--constraint)(\s|=)", line) or _GLOBAL_OPTIONS.match(line):
@@ -621,13 +630,16 @@ def _name_and_pin(spec: str, editable: bool, rel: str, number: int) -> tuple[str
             return egg.group(1), None
         if " @ " not in spec:
             raise DependencyError(
-                f"{rel}:{number}: {spec!r} names no package (add '#egg=NAME' or write "
+                f"{rel}:{number}: {redaction.url_credentials(spec)!r} names no package "
+                "(add '#egg=NAME' or write "
                 "'NAME @ URL') so it cannot be checked"
             )
     try:
         req = Requirement(spec)
     except InvalidRequirement as exc:
-        raise DependencyError(f"{rel}:{number}: invalid requirement {spec!r}: {exc}") from None
+        raise DependencyError(
+            redaction.url_credentials(f"{rel}:{number}: invalid requirement {spec!r}: {exc}")
+        ) from None
     return req.name, exact_pin(req)
 
 

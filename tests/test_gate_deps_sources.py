@@ -160,6 +160,24 @@ def test_unreadable_requirements_raise(tmp_path, content, message):
         dependencies.load("requirements.txt", tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # A remote include is not a missing local file: it cannot be audited here at all.
+        ("-r https://deploy:{token}@git.example/raw/base.txt\n", "fetched at install time"),
+        ("https://ci:{token}@files.example/private_lib-1.0.tar.gz\n", "names no package"),
+        ("pkg @ https://ci:{token}@files.example/p.tar.gz ; bad marker\n", "invalid requirement"),
+    ],
+)
+def test_requirement_errors_never_repeat_url_credentials(tmp_path, content, message):
+    token = "Remote" + "IncTok3n99"
+    write(tmp_path, "requirements.txt", content.format(token=token))
+    with pytest.raises(DependencyError, match=message) as info:
+        dependencies.load("requirements.txt", tmp_path)
+    assert token not in str(info.value)
+    assert "***@" in str(info.value)
+
+
 def test_pylock(tmp_path):
     pyproject(tmp_path, ["attrs"])
     write(

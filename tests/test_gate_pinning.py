@@ -144,6 +144,18 @@ def test_credentials_in_urls_are_never_printed(project):
     analysis = analyse(project)
     assert found(analysis) == {("requirements.txt", 1, "url-without-hash")}
     assert token not in repr(analysis)
+    # Every message quoting a URL masks it, the password up to the host's "@" included.
+    secret = "At@" + "SignPw44Xy"
+    project.write(
+        "requirements.txt",
+        f"-r https://deploy:{token}@git.example/base.txt\n"
+        f"-c https://deploy:{token}@git.example/constraints.txt\n"
+        f"other @ https://ci:{secret}@files.example/o.tar.gz\n",
+    )
+    analysis = analyse(project)
+    assert {rule for _path, _line, rule in found(analysis)} >= {"remote-include"}
+    assert token not in repr(analysis)
+    assert "SignPw44Xy" not in repr(analysis)
 
 
 PYLOCK = f"""\

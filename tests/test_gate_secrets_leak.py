@@ -93,3 +93,32 @@ def _files_written(root: Path, exclude: set[str]) -> list[Path]:
         if path.is_file() and rel not in exclude and not rel.startswith(".git/"):
             found.append(path)
     return found
+
+
+def test_secrets_a_tool_quotes_without_quotes_appear_in_no_output(project):
+    """ruff names an undefined *name* (a key written without its quotes), a format string's
+    placeholders and a dict's unused keys, all without quotes; the lint gate masks them."""
+    s = Secrets(seed=23)
+    aws, token, stripe = s.aws_key(), s.github_token(), s.stripe_key()
+    source = (
+        f"AWS_ACCESS_KEY_ID = {aws.value}  # the quotes forgotten: an undefined name\n"
+        f'URL = "https://{{{token.value}}}@github.com/acme/x.git".format()\n'
+        f'QUERY = "%(user)s" % {{"user": "u", "{stripe.value}": 1}}\n'
+    )
+    project.write("app/keys.py", source, dedent=False)
+    project.write(".gitignore", "reports/\ngate-evidence/\n__pycache__/\n")
+    project.configure({"lint": {"format": False, "presets": []}, "secrets": {}})
+    outputs = []
+    for _ in range(2):  # cold, then warm from the result cache
+        result = project.pytester.runpytest(*REPORT_OPTIONS, *LEAN, "--gates-only")
+        assert result.ret == 1
+        outputs.append(result.stdout.str() + result.stderr.str())
+    for rule in ("F821", "F524", "F504"):  # ruff did quote them, so the checks are not vacuous
+        assert rule in outputs[0]
+    written = _files_written(project.path, exclude={"app/keys.py"})
+    assert any(p.name == "lint.json" for p in written)
+    for value in (aws.value, token.value, stripe.value):
+        for output in outputs:
+            assert value not in output
+        for path in written:
+            assert value.encode() not in path.read_bytes(), f"a secret value in {path}"

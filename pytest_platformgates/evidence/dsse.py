@@ -74,17 +74,39 @@ class Signer:
         return self.private.sign(pae(PAYLOAD_TYPE, payload))
 
 
-def _pem(value: str, what: str) -> tuple[bytes, str]:
+def _pem(value: str, what: str, *, from_variable: bool = False) -> tuple[bytes, str]:
+    """The PEM bytes ``value`` holds or names.
+
+    A variable may hold the PEM text (newlines escaped or not, quoted as ``.env`` files
+    keep it), its base64 (GitLab's masked variables cannot hold newlines) or a path. What
+    a variable holds is never repeated in a message: it may be the key.
+    """
     value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1].strip()
     if value.startswith("-----BEGIN"):
         if "\n" not in value:  # a CI secret stored on one line, newlines escaped
             value = value.replace("\\n", "\n")
         return value.encode("ascii", "replace"), f"{what} (PEM text)"
+    if from_variable and value.startswith("LS0tLS1CRUdJTi"):  # base64 of "-----BEGIN"
+        try:
+            return base64.b64decode("".join(value.split()), validate=True), f"{what} (base64)"
+        except ValueError:
+            raise SigningKeyError(
+                f"{what} starts like base64 of a PEM key but does not decode as base64 "
+                "(the value is not shown: it may be the key)"
+            ) from None
     path = Path(os.path.expanduser(value))
     try:
-        return path.read_bytes(), f"{what} ({path})"
-    except OSError as exc:
-        raise SigningKeyError(f"{what}: cannot read the key file {path}: {exc.strerror}") from None
+        return path.read_bytes(), f"{what} ({'a file' if from_variable else path})"
+    except (OSError, ValueError) as exc:
+        if from_variable:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a path"
+            raise SigningKeyError(
+                f"{what} holds neither PEM text, its base64, nor the path of a readable "
+                f"file ({reason}; the value is not shown: it may be the key)"
+            ) from None
+        raise SigningKeyError(f"{what}: cannot read the key file {path}: {exc}") from None
 
 
 def signer_from_environment(environ: Mapping[str, str] | None = None) -> Signer | None:
@@ -107,7 +129,7 @@ def signer_from_setting(
         value = env.get(name, "")
         if not value.strip():
             return None
-        data, source = _pem(value, name)
+        data, source = _pem(value, name, from_variable=True)
     elif kind == "file" and name:
         path = Path(os.path.expanduser(name))
         path = path if path.is_absolute() else root / path

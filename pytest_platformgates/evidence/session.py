@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,13 @@ from typing import Any
 import pluggy
 import pytest
 
-from .. import heap
+from .. import heap, redaction
 from ..config import Settings
 from ..hookspecs import hookimpl
 from ..model import GateResult
 from . import junit
 
 EVIDENCE_PLUGIN = "platformgates-evidence"
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def register(config: pytest.Config, pm: pluggy.PluginManager, settings: Settings) -> None:
@@ -50,7 +48,7 @@ def _now() -> str:
 
 def redact(arg: str) -> str:
     """Command-line arguments go into evidence; credentials inside URLs must not."""
-    return _URL_CREDENTIALS.sub("***@", arg)
+    return redaction.url_credentials(arg)
 
 
 class EvidenceSession:

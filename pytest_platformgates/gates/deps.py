@@ -33,7 +33,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .. import dependencies, osv, waivers
+from .. import dependencies, osv, redaction, waivers
 from ..config import ConfigError, Option
 from ..gate import Gate, GateContext, GateError
 from ..hookspecs import hookimpl
@@ -194,7 +194,11 @@ class DepsGate(Gate):
             )
 
         unaudited = [
-            Unaudited(d, f"not pinned to one version: {d.requirement or 'no version'}")
+            Unaudited(
+                d,
+                "not pinned to one version: "
+                + (redaction.url_credentials(d.requirement) or "no version"),
+            )
             for d in deps
             if d.version is None
         ]
@@ -369,7 +373,7 @@ class DepsGate(Gate):
                 f"{len(pinned)} dependencies was audited: {names}"
                 + (" ..." if len(pinned) > 25 else "")
                 + "; is the vulnerability service reachable?",
-                stderr_tail(proc.stderr),
+                redaction.scrub(stderr_tail(proc.stderr), settings["osv_url"] or ""),
             )
         dropped = [
             line for line in proc.stderr.splitlines() if any(d in line for d in PIP_AUDIT_DROPPED)
@@ -408,8 +412,11 @@ class DepsGate(Gate):
             unaudited += [Unaudited(d, "absent from pip-audit's report") for d in by_key[(n, v)]]
         if fetcher.failure:
             ctx.notes.append(
-                f"severities could not be fetched from the OSV service ({fetcher.failure}); "
-                "those advisories are taken as unknown_severity"
+                redaction.scrub(
+                    f"severities could not be fetched from the OSV service ({fetcher.failure});"
+                    " those advisories are taken as unknown_severity",
+                    settings["osv_url"] or "",
+                )
             )
         return found, unaudited, {"pip-audit": version}
 

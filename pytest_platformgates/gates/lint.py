@@ -9,12 +9,12 @@ excluded are named, and an unparseable file is a critical finding.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import redaction
 from ..config import Option
 from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
@@ -41,9 +41,6 @@ RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 # Ruff 0.x releases change rules, not the JSON this gate reads; 1.0 may change that.
 MIN_RUFF, BELOW_RUFF = "0.9", "1"
 ARG_BUDGET = 100_000  # characters of paths per ruff invocation, well under ARG_MAX
-#: A string literal as ruff quotes it in a message (S108, B033, PLR0133 quote the source):
-#: an opening quote not preceded by a letter (so "doesn't" is no literal), any prefix.
-QUOTED_LITERAL = re.compile(r"""(?<![A-Za-z])([rRbBuUfF]{0,2})(["'])(?:\\.|(?!\2).)+\2""")
 
 
 class LintGate(FileGate):
@@ -202,8 +199,9 @@ class LintGate(FileGate):
         code = entry.get("code") or entry.get("name") or "ruff"
         path = _relative(entry["filename"], root)
         location = entry.get("location") or {}
-        # Findings never carry source text: a quoted literal may be a secret's value.
-        message = QUOTED_LITERAL.sub(r"\1\2…\2", str(entry.get("message", "")))
+        # Findings never carry source text: ruff quotes literals (S108, B033), names
+        # (F821: a key written without its quotes) and format placeholders (F524).
+        message = redaction.source_text(str(entry.get("message", "")))
         if entry.get("cell"):
             message = f"[cell {entry['cell']}] {message}"
         fix = entry.get("fix") or {}

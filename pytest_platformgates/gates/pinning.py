@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from .. import redaction
 from ..config import ConfigError, Option
 from ..gate import Gate, GateContext
 from ..hookspecs import hookimpl
@@ -353,7 +354,8 @@ class _Checker:
                 path,
                 number,
                 "remote-include",
-                f"includes {target}: a file fetched at install time is not a pinned input",
+                f"includes {redaction.url_credentials(target)}: a file fetched at install "
+                "time is not a pinned input",
                 "vendor the file into the repository",
             )
             return
@@ -365,11 +367,13 @@ class _Checker:
                 path,
                 number,
                 "missing-include",
-                f"includes {target}, which is outside the project and cannot be checked",
+                f"includes {redaction.url_credentials(target)}, which is outside the project "
+                "and cannot be checked",
             )
             return
         if self.read(rel) is None:
-            self.add(path, number, "missing-include", f"includes {target}, which does not exist")
+            shown = redaction.url_credentials(target)
+            self.add(path, number, "missing-include", f"includes {shown}, which does not exist")
             return
         if kind == "constraint":
             self.constraint_files.add(rel)
@@ -659,7 +663,9 @@ def _judge(
     url = req.url if req is not None else spec.url
     name = req.name if req is not None else _egg_name(url or spec.path)
     display = (
-        f"{name} @ {_redact(url)}" if (req is not None and name) else _redact(url or spec.path)
+        f"{name} @ {redaction.url_credentials(url)}"
+        if (req is not None and name)
+        else redaction.url_credentials(url or spec.path)
     )
     if url:
         return (name, display, *_judge_url(url, display, hashes))
@@ -716,11 +722,6 @@ def _judge_path(
 def _egg_name(url: str) -> str:
     match = re.search(r"[#&]egg=([A-Za-z0-9._-]+)", url)
     return match.group(1) if match else ""
-
-
-def _redact(url: str) -> str:
-    """A URL without its credentials: ``https://user:token@host`` must never be printed."""
-    return re.sub(r"(://)[^/@\s]+@", r"\1***@", url)
 
 
 def _judge_locked(package: Mapping[str, Any], require_hashes: bool) -> Iterator[tuple[str, str]]:
