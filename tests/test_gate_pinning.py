@@ -145,12 +145,12 @@ def test_credentials_in_urls_are_never_printed(project):
     assert found(analysis) == {("requirements.txt", 1, "url-without-hash")}
     assert token not in repr(analysis)
     # Every message quoting a URL masks it, the password up to the host's "@" included.
-    secret = "At@" + "SignPw44Xy"
+    hidden = "At@" + "SignPw44Xy"
     project.write(
         "requirements.txt",
         f"-r https://deploy:{token}@git.example/base.txt\n"
         f"-c https://deploy:{token}@git.example/constraints.txt\n"
-        f"other @ https://ci:{secret}@files.example/o.tar.gz\n",
+        f"other @ https://ci:{hidden}@files.example/o.tar.gz\n",
     )
     analysis = analyse(project)
     assert {rule for _path, _line, rule in found(analysis)} >= {"remote-include"}
