@@ -210,6 +210,25 @@ def test_the_baseline_filters_are_honoured(secrets_project):
     assert ".secrets.baseline (detect-secrets filter is_baseline_file)" in named
 
 
+def test_a_baseline_excluding_every_file_is_an_error_not_a_pass(secrets_project):
+    s = Secrets()
+    secrets_project.write("app/conf.py", f'AWS_KEY = "{s.aws_key().value}"\n')
+    make_baseline(secrets_project, extra=["--exclude-files", ".*"])
+    for _cold_then_warm in range(2):
+        result, props = run(secrets_project)
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*detect-secrets scanned none of the * file(s) in scope: * skipped by its "
+                "filters*the baseline .secrets.baseline excludes files matching '.*'*",
+                "*note: * file(s) skipped by the tool's own configuration: *app/conf.py "
+                "(detect-secrets filter should_exclude_file)*",
+            ]
+        )
+        assert props["gate.figure.files_skipped"] == props["gate.figure.files_checked"]
+    assert props["gate.figure.files_analysed"] == "0"  # the warm run judged cached skips
+
+
 def test_the_baseline_file_itself_is_not_scanned(secrets_project):
     s = Secrets()
     secrets_project.write("app/keys.py", f'K = "{s.aws_key().value}"\n')
