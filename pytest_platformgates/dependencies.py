@@ -540,6 +540,11 @@ def from_requirements(path: Path, root: Path, decl: Declared) -> list[Dependency
     return deps
 
 
+def _without_comment(logical: str) -> str:
+    """A logical requirements line without its comment and surrounding blanks, as pip reads it."""
+    return re.sub(r"(^|\s)#.*$", "", logical).strip()
+
+
 def _read_requirements(
     path: Path, root: Path, decl: Declared, out: list[Dependency], seen: set[Path]
 ) -> None:
@@ -577,10 +582,14 @@ def _read_requirements(
             logical += physical[:-1] + " "
             continue
         logical += physical
-        line = re.sub(r"(^|\s)#.*$", "", logical).strip()
+        line = _without_comment(logical)
         logical = ""
         if line:
             entries.append((start, line, []))
+    # A continuation on the last line: pip keeps the unfinished line as it is (its
+    # ``join_lines``), and installs what it names, so it is audited like any other.
+    if line := _without_comment(logical):
+        entries.append((start, line, []))
 
     for number, line, via in entries:
         if m := re.match(r"^(-r|--requirement)(\s+|=)(\S+)$", line):

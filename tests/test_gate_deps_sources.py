@@ -115,6 +115,32 @@ def test_requirements_file_syntax(tmp_path):
     assert next(d for d in deps if d.name == "local-pkg").editable
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "six==1.16.0\nrequests==2.2.1 \\\n",
+        "six==1.16.0\nrequests==2.2.1\\",
+        "six==1.16.0\nrequests==2.2.1 \\\n    --hash=sha256:abc \\\n",
+    ],
+    ids=["then-newline", "at-eof", "after-a-continued-hash"],
+)
+def test_a_continuation_on_the_last_line_keeps_it_as_pip_does(tmp_path, text):
+    from pip._internal.network.session import PipSession
+    from pip._internal.req.req_file import parse_requirements
+
+    path = tmp_path / "requirements.txt"
+    path.write_text(text, encoding="utf-8")
+    pip_reads = [
+        r.requirement.split()[0] for r in parse_requirements(str(path), session=PipSession())
+    ]
+    assert pip_reads == ["six==1.16.0", "requests==2.2.1"]  # pip installs the last line
+    deps = dependencies.load("requirements.txt", tmp_path)
+    assert [(d.name, d.version, d.line) for d in deps] == [
+        ("requests", "2.2.1", 2),
+        ("six", "1.16.0", 1),
+    ]
+
+
 def test_pip_compile_via_annotations_tell_direct_from_transitive(tmp_path):
     write(
         tmp_path,

@@ -106,6 +106,11 @@ def test_continuations_comments_and_line_numbers(project):
     assert found(analyse(project)) == {("requirements/prod.txt", 5, "unpinned")}
 
 
+def test_a_continuation_on_the_last_line_is_still_judged_as_pip_keeps_it(project):
+    project.write("requirements.txt", "requests==2.32.3\nidna>=3 \\\n")
+    assert found(analyse(project)) == {("requirements.txt", 2, "unpinned")}
+
+
 def test_includes_are_followed_and_reported_where_the_line_is(project):
     project.write("requirements.txt", "-r base.txt\nrequests==2.32.3\n")
     project.write("base.txt", "idna>=3\n--requirement=more.txt\n")
