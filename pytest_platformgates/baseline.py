@@ -538,7 +538,9 @@ def command(
     ``--add`` (new findings) and ``--prune`` (stale entries) ask for, and otherwise
     reports the difference and exits 1: re-running it never grows the baseline quietly.
     Exit 2: the configuration or the baseline file is unusable; 1: differences left or
-    a gate could not judge (nothing is written then).
+    a gate could not judge (nothing is written then). A ``session_bound`` gate (coverage)
+    has nothing to judge outside a pytest session: it is left out, with a line saying
+    so, unless named, which is an error.
     """
     from .runner import GateRunner
 
@@ -558,9 +560,22 @@ def command(
             return [f"platformgates baseline: error: no such gate {n!r} (registered: {known})"], 2
         if n not in enabled:
             return [f"platformgates baseline: error: gate {n!r} is disabled in the project"], 2
-    selected = sorted(set(names)) if names else enabled
+        if _session_bound(gates[n]):
+            return [f"platformgates baseline: error: {_session_bound_reason(n)}"], 2
+    # A gate that judges the test session's own measurement cannot run here: by default
+    # it is left out, saying so, rather than failing the whole command on every project.
+    left_out = [] if names else [n for n in enabled if _session_bound(gates[n])]
+    selected = sorted(set(names)) if names else [n for n in enabled if n not in left_out]
+    lines: list[str] = [
+        f"{n}: left out: {_session_bound_reason(n)}; its entries in {name}, if any, are kept"
+        for n in left_out
+    ]
+    if not selected:
+        lines.append(
+            "platformgates baseline: nothing written: no enabled gate can be judged by this command"
+        )
+        return lines, 1
     runner = GateRunner(settings, {n: gates[n] for n in selected}, cache)
-    lines: list[str] = []
     diffs: list[GateDiff] = []
     failed: list[str] = []
     for gate in selected:
@@ -608,6 +623,21 @@ def command(
     else:
         lines.append(f"{name}: unchanged, {len(entries)} entries")
     return lines, 1 if left else 0
+
+
+def _session_bound(gate: Any) -> bool:
+    """Whether the gate judges what the pytest session itself measured (the coverage gate)."""
+    return bool(getattr(gate, "session_bound", False))
+
+
+def _session_bound_reason(gate: str) -> str:
+    """Why ``platformgates baseline`` cannot record a session-bound gate, and what to do."""
+    return (
+        f"the {gate} gate judges what a pytest session measures while the tests run, and "
+        "`platformgates baseline` runs no tests, so it cannot record that gate's findings "
+        f"(`pytest` still judges them: adopt the gate through [tool.platformgates.gates.{gate}] "
+        "instead, such as the coverage gate's `new_code` or `ratchet`)"
+    )
 
 
 def _diff_lines(d: GateDiff, *, first: bool, add: bool, prune: bool) -> list[str]:

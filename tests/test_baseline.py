@@ -178,6 +178,27 @@ def test_only_the_named_gate_is_recorded(project, capsys):
     assert code == 2 and "no such gate 'nosuch'" in out
 
 
+def test_the_session_bound_coverage_gate_is_left_out_saying_so(project, capsys):
+    project.configure({"lint": {"format": False}, "coverage": {}})  # coverage: on by default
+    project.write("legacy.py", LEGACY)
+    project.commit()
+    code, out = run_baseline(project, capsys)
+    assert code == 0, out
+    assert "coverage: left out: the coverage gate judges what a pytest session measures" in out
+    assert "-p no:" not in out
+    assert "wrote .platformgates-baseline.json: 2 entries (lint 2)" in out
+    assert {e["gate"] for e in entries(project)} == {"lint"}
+
+    code, out = run_baseline(project, capsys, "--gate", "coverage")
+    assert code == 2 and "error: the coverage gate judges what a pytest session" in out
+
+    project.configure({"coverage": {}})  # nothing this command can judge: nothing written
+    (project.path / BASELINE).unlink()
+    code, out = run_baseline(project, capsys)
+    assert code == 1 and "nothing written: no enabled gate can be judged" in out
+    assert not (project.path / BASELINE).exists()
+
+
 def test_new_code_only_blocks_only_lines_changed_since_base(project):
     project.configure({"lint": {"format": False}}, new_code_only=True, base="main")
     project.write(".gitignore", "gate-evidence/\n")
