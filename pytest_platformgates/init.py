@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -94,9 +95,10 @@ def inspect(root: Path) -> Facts:
     root = root.resolve()
     pyproject = root / PYPROJECT
     data: dict[str, Any] = {}
-    if pyproject.is_file():
+    raw = _read_pyproject(pyproject)
+    if raw:
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise InitError(
                 f"{pyproject}: cannot be parsed ({exc}); fix it first, init only appends to "
@@ -145,6 +147,34 @@ def inspect(root: Path) -> Facts:
     )
 
 
+def _read_pyproject(path: Path) -> bytes:
+    """The bytes of ``pyproject.toml``; empty when there is none.
+
+    Anything else that cannot be read (a directory, a file init may not read, a symlink
+    to nothing) is an :class:`InitError` saying so, as every other command says it:
+    treated as "no file", init would show a diff and then fail to write, or write through
+    the dangling link somewhere else.
+    """
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise InitError(
+                f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
+            ) from None
+        return b""
+    except OSError as exc:
+        raise InitError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _write(path: Path, text: str) -> None:
+    """Write one of init's outputs; a failure is an :class:`InitError` naming the file."""
+    try:
+        path.write_bytes(text.encode("utf-8"))
+    except OSError as exc:
+        raise InitError(f"{path}: cannot be written: {exc.strerror}") from None
+
+
 def _first_config(root: Path, tool: dict[str, Any], name: str, files: tuple[str, ...]) -> str:
     if name in tool:
         return f"[tool.{name}] in {PYPROJECT}"
@@ -155,9 +185,12 @@ def _git(root: Path, *args: str) -> str:
     git = shutil.which("git")
     if git is None:
         return ""
-    proc = subprocess.run(
-        [git, *args], cwd=root, capture_output=True, text=True, check=False, timeout=60
-    )
+    try:
+        proc = subprocess.run(
+            [git, *args], cwd=root, capture_output=True, text=True, check=False, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        raise InitError(f"`git {' '.join(args)}` did not answer within 60 s in {root}") from None
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
@@ -314,7 +347,7 @@ class Plan:
 def plan(root: Path, section: str, *, force: bool) -> Plan:
     """The new ``pyproject.toml``: the section appended, or put in place of the old one."""
     path = root / PYPROJECT
-    raw = path.read_bytes() if path.is_file() else b""
+    raw = _read_pyproject(path)
     try:
         old = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -401,15 +434,20 @@ def create_secrets_baseline(
     if not files:
         raise InitError(f"{root}: no text files to scan for the secrets baseline")
     tool = _detect_secrets()
-    proc = subprocess.run(
-        [tool, "scan", "--no-verify", *files],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [tool, "scan", "--no-verify", *files],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise InitError(
+            f"detect-secrets scan did not finish within {timeout:g} s; no baseline was written"
+        ) from None
     try:
         baseline = json.loads(proc.stdout) if proc.returncode == 0 else None
     except json.JSONDecodeError:
@@ -420,7 +458,7 @@ def create_secrets_baseline(
             f"detect-secrets scan failed (exit {proc.returncode}); no baseline was written: {tail}"
         )
     path = root / SECRETS_BASELINE
-    path.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
+    _write(path, json.dumps(baseline, indent=2) + "\n")
     recorded = tuple(
         f"{name}:{entry.get('line_number', '?')} {entry.get('type', '?')}"
         for name, entries in sorted(baseline["results"].items())
@@ -516,7 +554,7 @@ def run(
         if dry_run:
             say("platformgates init: --dry-run: nothing written")
             return 0
-        change.path.write_bytes(change.new.encode("utf-8"))
+        _write(change.path, change.new)
         verb = "replaced [tool.platformgates] in" if change.replaced else "wrote"
         say(
             f"platformgates init: {verb} {change.path}. Next: `pytest --gates-only` runs the "
@@ -525,4 +563,12 @@ def run(
         return 0
     except (InitError, ConfigError) as exc:
         print(f"platformgates init: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # Any other input init looks at (the project directory, src/, a virtual
+        # environment) that cannot be read: a clear error, never a traceback.
+        where = exc.filename or root
+        print(
+            f"platformgates init: error: {where}: cannot be read: {exc.strerror}", file=sys.stderr
+        )
         return 2

@@ -212,6 +212,45 @@ def test_an_unreadable_pyproject_is_an_error_that_says_so(project, capsys, conte
     assert "platformgates init: error:" in out and "pyproject.toml" in out
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["write", "dry-run"])
+def test_a_pyproject_that_is_a_directory_is_an_error_not_a_traceback(tmp_path, capsys, dry_run):
+    (tmp_path / "pyproject.toml").mkdir()
+    args = ["init", "--project", str(tmp_path), *(["--dry-run"] if dry_run else [])]
+    assert main(args) == 2  # exit 1 would read as "refused"
+    err = capsys.readouterr().err
+    assert f"platformgates init: error: {tmp_path / 'pyproject.toml'}: cannot be read" in err
+    assert "Traceback" not in err
+
+
+def test_a_pyproject_linking_to_nothing_is_an_error_and_nothing_is_written(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").symlink_to(tmp_path / "elsewhere.toml")
+    assert main(["init", "--project", str(tmp_path)]) == 2
+    assert "elsewhere.toml, which does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere.toml").exists()
+
+
+def test_a_secrets_baseline_that_cannot_be_written_is_an_error(project, capsys):
+    _small_project(project)
+    project.commit("feat: shop")
+    (project.path / ".secrets.baseline").mkdir()
+    assert main(["init", "--project", str(project.path), "--secrets-baseline"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {project.path / '.secrets.baseline'}: cannot be written: Is a directory" in err
+    assert "platformgates" not in (project.path / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_any_other_input_init_cannot_read_is_an_error(tmp_path, capsys, monkeypatch):
+    from pytest_platformgates import init
+
+    def unreadable(root, git):  # what a directory root may not list raises (not as root)
+        raise PermissionError(13, "Permission denied", str(root / "venv"))
+
+    monkeypatch.setattr(init, "_unignored_venvs", unreadable)
+    assert main(["init", "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"platformgates init: error: {tmp_path / 'venv'}: cannot be read: Permission" in err
+
+
 def test_a_project_directory_that_does_not_exist_is_an_error(tmp_path, capsys):
     assert main(["init", "--project", str(tmp_path / "nope")]) == 2
     assert "is not a directory; pass the project with --project DIR" in capsys.readouterr().err
