@@ -198,6 +198,13 @@ def parse(
         created = _date(entry["created"], f"{here}.created") if "created" in entry else None
         if created is not None and created > expires:
             raise ConfigError(f"{here}: created {created} is after expires {expires}")
+        if created is not None and created > today():
+            # A future created date would let a waiver's lifetime start whenever it
+            # likes: the max_days cap would measure a span that has not begun.
+            raise ConfigError(
+                f"{here}: waiver {texts['gate']}:{texts['id']} has created {created}, a day "
+                f"in the future (today is {today()}, UTC); write the day it was approved"
+            )
         if rules.get("require_approver") and not texts["approved_by"]:
             raise ConfigError(
                 f"{here}: approved_by is required by the policy (waiver_policy.require_approver)"

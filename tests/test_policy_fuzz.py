@@ -211,6 +211,9 @@ def _check_invariants(settings) -> None:
     assert coverage["max_new_uncovered"] is not None and coverage["max_new_uncovered"] <= 5
     max_days = settings.policy.rules.get("max_days")
     assert max_days is not None and max_days <= 90
+    for waiver in settings.policy.waivers:
+        # The cap holds from today: no waiver outlives today + max_days.
+        assert (waiver.expires - waivers.today()).days <= max_days
     json.dumps(settings.effective())  # the evidence can always record it
     assert len(settings.digest) == 64
 

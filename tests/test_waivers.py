@@ -145,6 +145,24 @@ def test_the_policy_caps_the_lifetime_and_requires_an_approver(project):
     project.pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_a_future_created_date_cannot_stretch_the_lifetime_cap(project):
+    # created 2099-01-01 / expires 2099-03-31 is 89 days "long", but would cover the
+    # finding from today until 2099: the cap is measured from today, not from a future day.
+    project.write("policy.toml", "[waiver_policy]\nmax_days = 90\n")
+    lint_project(
+        project, waiver_toml(created=day(3000), expires=day(3089)), extends=["policy.toml"]
+    )
+    result = project.pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "pyproject.toml: tool.platformgates.waivers[0]: waiver lint:F401 has created" in err
+    assert f"a day in the future (today is {TODAY}, UTC)" in err, err
+    assert cli.main(["waivers", "--project", str(project.path)]) == 2
+    # Created today, the same lifetime is fine.
+    lint_project(project, waiver_toml(created=day(0), expires=day(89)), extends=["policy.toml"])
+    project.pytester.runpytest().assert_outcomes(passed=2)
+
+
 @pytest.mark.parametrize(
     ("fields", "needle"),
     [
