@@ -227,11 +227,18 @@ def _rule(
 
 
 def _suppressed(result: Mapping[str, Any]) -> bool:
-    """Suppressed in the tool's own way (an in-source or external suppression it accepted)."""
+    """Suppressed in the tool's own way: at least one suppression, and every one accepted.
+
+    SARIF 2.1.0 (3.35.3, suppression.status): a result is suppressed when it has one and
+    none of them is ``underReview`` or ``rejected``; a suppression without ``status`` is
+    accepted. One rejected suppression (a reviewer turned it down) outweighs any number
+    of accepted ones. A malformed entry or a status the spec does not define does not
+    suppress either: the result stays a finding rather than silently disappearing.
+    """
     suppressions = result.get("suppressions")
-    if not isinstance(suppressions, list):
+    if not isinstance(suppressions, list) or not suppressions:
         return False
-    return any(
+    return all(
         isinstance(s, dict) and s.get("status", "accepted") == "accepted" for s in suppressions
     )
 

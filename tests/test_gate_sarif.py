@@ -230,6 +230,49 @@ def test_severity_mapping_suppressions_and_locations(project):
     assert gate["tool_versions"] == {"scanner": "1.2"}
 
 
+def test_a_rejected_or_under_review_suppression_does_not_suppress(project):
+    # SARIF 2.1.0, 3.35.3: suppressed only with a suppression and none underReview or
+    # rejected; an accepted (or status-less) suppression beside them does not outweigh them.
+    accepted = {"kind": "inSource"}
+    results = [
+        finding(
+            "OK",
+            level="error",
+            line=1,
+            suppressions=[accepted, {"kind": "external", "status": "accepted"}],
+        ),
+        finding(
+            "REJ",
+            level="error",
+            line=2,
+            suppressions=[accepted, {"kind": "external", "status": "rejected"}],
+        ),
+        finding(
+            "REV",
+            level="error",
+            line=3,
+            suppressions=[{"kind": "external", "status": "underReview"}],
+        ),
+        finding(
+            "ODD",
+            level="error",
+            line=4,
+            suppressions=[accepted, {"kind": "external", "status": "maybe"}],
+        ),
+        finding("NONE", level="error", line=5, suppressions=[]),
+    ]
+    project.write("log.sarif", sarif(results))
+    configure(project, {"s": {"kind": "sarif", "sarif_file": "log.sarif"}})
+    output = project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider")
+    output.assert_outcomes(failed=1)
+    output.stdout.fnmatch_lines_random(
+        ["*a.py:2 *high*REJ*", "*a.py:3 *high*REV*", "*a.py:4 *high*ODD*", "*a.py:5 *high*NONE*"]
+    )
+    gate = recorded(project, "s")
+    assert sorted(f["rule"] for f in gate["findings"]) == ["NONE", "ODD", "REJ", "REV"]
+    assert gate["figures"]["sarif_suppressed"] == 1
+
+
 def test_fingerprints_survive_moved_lines_and_use_the_tools_own(project):
     project.write("a.py", "x = 1\ny = 2\n")
     project.write(
