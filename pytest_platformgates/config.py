@@ -47,6 +47,10 @@ class Option:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    # A choice whose value is the severity a gate reports findings at (sast's blanket_nosec):
+    # a guarded gate's may not be lowered (policy._severity_like). Options of kind severity
+    # not named fail_on* are severity-like without it.
+    severity_like: bool = False
 
     def coerce(self, value: Any, where: str) -> Any:
         """Check ``value`` against this option and return it in canonical form."""

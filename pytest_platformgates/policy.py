@@ -65,8 +65,16 @@ class Guardrail:
     minimum: Any = None
     maximum: Any = None
     required: bool = False
+    # Set on a floor the policy did not write but implies (_implied_floors): the guardrail
+    # that implies it, e.g. gates.coverage.line for gates.coverage.severity.
+    implied_by: str = ""
 
     def describe(self) -> str:
+        if self.implied_by:
+            return (
+                f"not below {_show_floor(self.minimum)} (implied by the guardrail "
+                f"{self.implied_by}: a guarded gate's severities may be raised, never lowered)"
+            )
         parts = []
         if self.required:
             parts.append("required = true")
@@ -88,6 +96,8 @@ class Guardrail:
             out["min"] = self.minimum
         if self.maximum is not None:
             out["max"] = self.maximum
+        if self.implied_by:
+            out["implied_by"] = self.implied_by
         return out
 
 
@@ -120,6 +130,9 @@ class EffectivePolicy:
     waivers: tuple[waivers.Waiver, ...]
     # Weakening command-line choices made locally (refused in CI); the evidence records them.
     overrides: list[str]
+    # The severity floors the guardrails imply (_implied_floors). Not part of effective():
+    # they follow from the layers and guardrails, which the evidence already records.
+    implied: tuple[Guardrail, ...] = ()
 
     @property
     def required_gates(self) -> tuple[str, ...]:
@@ -190,9 +203,17 @@ def settle(policy: Policy, root: Path, gates: Mapping[str, Gate]) -> Settings:
     guardrails = _guardrails(policy, gates, rules)
     for guard in guardrails:
         _check(guard, settings, rules, policy)
+    implied = _implied_floors(policy, gates)
+    for guard in implied:
+        _check_floor(guard, settings, policy)
     loaded = _load_waivers(policy, root, gates, rules, rules_sources)
     effective = EffectivePolicy(
-        policy=policy, guardrails=guardrails, rules=rules, waivers=loaded, overrides=[]
+        policy=policy,
+        guardrails=guardrails,
+        rules=rules,
+        waivers=loaded,
+        overrides=[],
+        implied=implied,
     )
     return replace(settings, policy=effective)
 
@@ -601,6 +622,130 @@ def _check(
             )
 
 
+# -- implied severity floors ------------------------------------------------------------
+#
+# A guardrail promises that what it guards blocks: a coverage floor that a missed threshold
+# reported at "low" (below fail_on) no longer enforces, or a fail_on ceiling under which a
+# gate reports its findings at "low", promises nothing. So a guarded gate's severity-like
+# options may not go below the value they have at the guarding policy file.
+
+# A key a severity table of the base does not map keeps the tool's own severity, which may
+# be critical: only "critical" can never lower it.
+_UNMAPPED_FLOOR = Severity.CRITICAL.label
+
+
+def _severity_like(option: Option) -> bool:
+    """Whether ``option`` says how severe a gate's findings are (lower is laxer).
+
+    Severity options named ``fail_on*`` are thresholds instead (lower is stricter; the
+    ``fail_on`` guardrail bounds them). Every other ``severity`` option, a choice marked
+    ``severity_like`` (``off`` ranks below low: sast's ``blanket_nosec``; not sast's
+    ``confidence``, a filter whose higher value reports less) and a table of severities
+    (a SARIF gate's ``levels`` and ``rule_severity``) is severity-like.
+    """
+    if option.kind == "severity":
+        return not option.name.startswith("fail_on")
+    if option.severity_like:
+        return True
+    # Duck-typed: the table option class lives with the external gates that use it.
+    return bool(getattr(option, "severity_values", False))
+
+
+def _implied_floors(policy: Policy, gates: Mapping[str, Gate]) -> tuple[Guardrail, ...]:
+    """The floors a layer's guardrails imply on the severity-like options of what they guard.
+
+    A guardrail on ``gates.NAME`` or ``gates.NAME.KEY`` guards gate NAME; one on the global
+    ``fail_on`` guards every gate. An explicit guardrail of the same layer on the option
+    itself replaces the implied floor (that is how a policy allows lowering it).
+    """
+    out: list[Guardrail] = []
+    merged: dict[str, Any] = {}
+    for layer in policy.layers:
+        _merge(merged, layer.table, layer.name, {}, "")
+        triggers: dict[str, str] = {}
+        for key in sorted(layer.guardrails):
+            parts = key.split(".")
+            if parts[0] == "gates" and len(parts) in (2, 3) and parts[1] in gates:
+                triggers.setdefault(parts[1], key)
+        if "fail_on" in layer.guardrails:
+            for name in gates:
+                triggers.setdefault(name, "fail_on")
+        for name, trigger in sorted(triggers.items()):
+            for option in (*GATE_COMMON, *gates[name].options):
+                key = f"gates.{name}.{option.name}"
+                if not _severity_like(option) or key in layer.guardrails:
+                    continue
+                try:
+                    value = _value_at(merged, {}, key, option)
+                except ConfigError as exc:
+                    raise ConfigError(f"{layer.name}: {exc}") from None
+                if value is not None:
+                    out.append(Guardrail(key, layer.name, minimum=value, implied_by=trigger))
+    return tuple(out)
+
+
+def _check_floor(guard: Guardrail, settings: Settings, policy: Policy) -> None:
+    """Refuse an effective severity-like value below an implied floor, naming both files."""
+    _, name, option = guard.key.split(".")
+    gate = settings.gates.get(name)
+    if gate is None:
+        return
+    for sub, value, floor in _lowered(gate.values[option], guard.minimum):
+        key = f"{guard.key}{sub}"
+        setter = policy.set_by(key) if value is not None else _table_setter(policy, guard.key)
+        unmapped = isinstance(guard.minimum, Mapping) and sub[1:] not in guard.minimum
+        if value is None:
+            what = f"{key} is removed, but the policy {guard.source} maps it to {_show(floor)}"
+        elif unmapped:
+            what = (
+                f"{key} = {_show(value)}, but the policy {guard.source} does not map it, so "
+                f"it keeps the tool's own severity; only {_show(floor)} cannot lower that"
+            )
+        else:
+            what = (
+                f"{key} = {_show(value)} is below the floor {_show(floor)}, its value in the "
+                f"policy {guard.source}"
+            )
+        raise ConfigError(
+            f"{setter}: {what} (implied by the guardrail {guard.implied_by}: the policy guards "
+            f"gate {name!r}, and a finding reported at a lower severity could stop blocking); "
+            "a project may raise a guarded gate's severities, never lower them (to accept a "
+            "finding, write a waiver)"
+        )
+
+
+def _table_setter(policy: Policy, key: str) -> str:
+    """The last layer that wrote table ``key``: a key missing from it was dropped there."""
+    names = {name for k, name in policy.provenance.items() if k.startswith(f"{key}.")}
+    return next((lay.name for lay in reversed(policy.layers) if lay.name in names), "default")
+
+
+def _lowered(value: Any, floor: Any) -> list[tuple[str, Any, Any]]:
+    """Where a severity-like value is below its floor: (``.KEY`` or "", value, floor)."""
+    if isinstance(floor, Mapping):
+        values = value if isinstance(value, Mapping) else {}
+        out = []
+        for key in sorted({*floor, *values}):
+            got = values.get(key)
+            least = floor.get(key, _UNMAPPED_FLOOR)
+            if got is None or _severity_rank(got) < _severity_rank(least):
+                out.append((f".{key}", got, least))
+        return out
+    if value is None or _severity_rank(value) < _severity_rank(floor):
+        return [("", value, floor)]
+    return []
+
+
+def _severity_rank(value: str) -> int:
+    return 0 if value == "off" else int(Severity.parse(value))
+
+
+def _show_floor(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in sorted(value.items())) + "}"
+    return _show(value)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -759,6 +904,8 @@ def report_lines(settings: Settings) -> list[str]:
             out.append(f"  {g.key}: {g.describe()}  # {g.source}")
     else:
         out.append("guardrails: none")
+    for g in effective.implied:
+        out.append(f"  {g.key}: {g.describe()}  # {g.source}")
     required = effective.required_gates
     out.append(f"required gates: {', '.join(required) if required else 'none'}")
     out.append(f"waivers: {len(effective.waivers)} (platformgates waivers lists them)")

@@ -333,6 +333,128 @@ def test_tightening_within_the_guardrails_is_allowed(tmp_path, gates):
     assert settings.gates["coverage"]["line"] == 95
 
 
+@pytest.mark.parametrize(
+    ("project", "needles"),
+    [
+        # The floor on coverage.line promises nothing if a missed line is reported at low.
+        (
+            '[tool.platformgates.gates.coverage]\nseverity = "low"\n',
+            [
+                "pyproject.toml: gates.coverage.severity = 'low' is below the floor 'high', "
+                "its value in the policy base.toml",
+                "implied by the guardrail gates.coverage.line",
+            ],
+        ),
+        (
+            '[tool.platformgates.gates.lint]\nformat_severity = "medium"\n',
+            ["gates.lint.format_severity = 'medium' is below the floor 'high'", "gates.lint"],
+        ),
+        # The fail_on ceiling guards every gate: none may report below its severities.
+        (
+            '[tool.platformgates.gates.deps]\nunknown_severity = "low"\n',
+            ["gates.deps.unknown_severity = 'low' is below", "the guardrail fail_on"],
+        ),
+        (
+            '[tool.platformgates.gates.sast]\nblanket_nosec = "off"\n',
+            ["gates.sast.blanket_nosec = 'off' is below the floor 'high'", "guardrail fail_on"],
+        ),
+        (
+            '[tool.platformgates.gates.licenses]\nunknown_transitive_severity = "low"\n',
+            ["gates.licenses.unknown_transitive_severity = 'low' is below the floor 'medium'"],
+        ),
+    ],
+)
+def test_a_guarded_gates_severities_cannot_be_lowered(tmp_path, gates, project, needles):
+    message = refused(
+        tmp_path, gates, 'extends = ["base.toml"]\n' + project, *needles, base_toml=BASE
+    )
+    assert "never lower them (to accept a finding, write a waiver)" in message
+
+
+def test_a_guarded_sarif_gate_keeps_its_level_and_rule_severities(tmp_path):
+    base = textwrap.dedent(
+        """
+        [gates.scan]
+        kind = "sarif"
+        sarif_file = "scan.sarif"
+        [gates.scan.rule_severity]
+        R1 = "critical"
+        [guardrails]
+        "gates.scan" = { required = true }
+        """
+    )
+    sarif_gates = collect_gates(
+        create_plugin_manager(), {"gates": {"scan": {"kind": "sarif", "sarif_file": "x"}}}
+    )
+    cases = [
+        ('levels]\nerror = "medium"\n', "gates.scan.levels.error = 'medium' is below the floor"),
+        ('rule_severity]\nR1 = "high"\n', "gates.scan.rule_severity.R1 = 'high' is below"),
+        (
+            'rule_severity]\nR3 = "critical"\n',
+            "pyproject.toml: gates.scan.rule_severity.R1 is removed, but the policy base.toml "
+            "maps it to 'critical'",
+        ),
+        (
+            'rule_severity]\nR1 = "critical"\nR2 = "low"\n',
+            "gates.scan.rule_severity.R2 = 'low', but the policy base.toml does not map it, so "
+            "it keeps the tool's own severity; only 'critical' cannot lower that",
+        ),
+    ]
+    for table, needle in cases:
+        refused(
+            tmp_path,
+            sarif_gates,
+            'extends = ["base.toml"]\n' + f"[tool.platformgates.gates.scan.{table}",
+            needle,
+            "implied by the guardrail gates.scan",
+            base_toml=base,
+        )
+    raised = load(
+        tmp_path,
+        sarif_gates,
+        'extends = ["base.toml"]\n[tool.platformgates.gates.scan.levels]\nwarning = "high"\n',
+        base_toml=base,
+    )
+    assert raised.gates["scan"]["levels"]["warning"] == "high"
+
+
+def test_raising_severities_or_an_explicit_allowance_is_fine(tmp_path, gates, capsys):
+    project = 'extends = ["base.toml"]\n[tool.platformgates.gates.coverage]\nseverity = "%s"\n'
+    settings = load(tmp_path, gates, project % "critical", base_toml=BASE)
+    assert settings.gates["coverage"]["severity"] == "critical"
+    assert cli.main(["policy", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "gates.coverage.severity: not below 'high' (implied by the guardrail "
+        "gates.coverage.line: a guarded gate's severities may be raised, never lowered)"
+        "  # base.toml" in out
+    ), out
+    # The policy's own guardrail on the option replaces the implied floor.
+    allowing = BASE + '"gates.coverage.severity" = { min = "low" }\n'
+    settings = load(tmp_path, gates, project % "low", base_toml=allowing)
+    assert settings.gates["coverage"]["severity"] == "low"
+    # A gate nothing guards, under a policy without a fail_on guardrail, is the project's.
+    settings = load(
+        tmp_path,
+        gates,
+        'extends = ["base.toml"]\n[tool.platformgates.gates.sast]\nblanket_nosec = "off"\n',
+        base_toml='[guardrails]\n"gates.coverage.line" = { min = 80 }\n',
+    )
+    assert settings.gates["sast"]["blanket_nosec"] == "off"
+
+
+def test_a_later_policy_cannot_lower_a_severity_an_earlier_policy_guards(tmp_path, gates):
+    refused(
+        tmp_path,
+        gates,
+        'extends = ["team.toml"]\n',
+        "team.toml: gates.coverage.severity = 'medium' is below the floor 'high', its value "
+        "in the policy base.toml",
+        team_toml='extends = ["base.toml"]\n[gates.coverage]\nseverity = "medium"\n',
+        base_toml=BASE,
+    )
+
+
 def test_a_later_policy_cannot_loosen_an_earlier_policys_guardrail(tmp_path, gates):
     refused(
         tmp_path,

@@ -2,7 +2,8 @@
 
 And never a silently weaker gate: whatever the project writes, a successful load keeps
 the fixed policy's guardrails (fail_on at most high everywhere, the lint gate on, line
-coverage at least 80, at most 5 unrun new lines, waivers living at most 90 days).
+coverage at least 80, at most 5 unrun new lines, waivers living at most 90 days from today,
+no guarded gate's severities lowered).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ COVERAGE_TABLE = st.fixed_dictionaries(
         "line": st.one_of(st.integers(-1, 101), st.floats(0, 100), MAYBE),
         "max_new_uncovered": st.one_of(st.integers(-1, 10), MAYBE),
         "enabled": st.booleans(),
+        "severity": SEVERITY,
     },
 )
 GUARD = st.fixed_dictionaries(
@@ -209,6 +211,9 @@ def _check_invariants(settings) -> None:
     coverage = settings.gates["coverage"]
     assert coverage["line"] >= 80
     assert coverage["max_new_uncovered"] is not None and coverage["max_new_uncovered"] <= 5
+    # A guarded gate's findings are never reported below the severity the policy has.
+    assert Severity.parse(coverage["severity"]) >= Severity.HIGH
+    assert Severity.parse(settings.gates["lint"]["severity"]) >= Severity.HIGH
     max_days = settings.policy.rules.get("max_days")
     assert max_days is not None and max_days <= 90
     for waiver in settings.policy.waivers:

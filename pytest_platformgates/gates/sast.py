@@ -190,6 +190,7 @@ class SastGate(FileGate):
             "Severity of a `# nosec` comment that names no bandit test (it silences every "
             "test on its line, including future ones), or `off` to allow them.",
             choices=("off", "low", "medium", "high", "critical"),
+            severity_like=True,
         ),
         Option(
             "config",
