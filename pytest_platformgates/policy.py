@@ -699,7 +699,8 @@ def _check_floor(guard: Guardrail, settings: Settings, policy: Policy) -> None:
         elif unmapped:
             what = (
                 f"{key} = {_show(value)}, but the policy {guard.source} does not map it, so "
-                f"it keeps the tool's own severity; only {_show(floor)} cannot lower that"
+                f"it keeps the tool's own severity, which may be {_show(floor)}: map it to "
+                f"{_show(floor)} or not at all"
             )
         else:
             what = (

@@ -397,7 +397,8 @@ def test_a_guarded_sarif_gate_keeps_its_level_and_rule_severities(tmp_path):
         (
             'rule_severity]\nR1 = "critical"\nR2 = "low"\n',
             "gates.scan.rule_severity.R2 = 'low', but the policy base.toml does not map it, so "
-            "it keeps the tool's own severity; only 'critical' cannot lower that",
+            "it keeps the tool's own severity, which may be 'critical': map it to "
+            "'critical' or not at all",
         ),
     ]
     for table, needle in cases:
