@@ -22,7 +22,11 @@ from secrets_support import LEAN, detect_secrets_cli
 from test_gate_deps_online import configure as configure_deps
 
 VERSION = 'if [ "$1" = --version ]; then echo "ruff 0.17.0"; exit 0; fi\n'
-SHOW = 'if [ "$2" = --show-files ]; then echo a.py; exit 0; fi\n'
+# The gate asks ruff through stdin whether it lints a file: the answer "yes" is a report.
+SHOW = (
+    'case "$*" in *--stdin-filename=*) echo \'[{"filename": "a.py", "code": "invalid-syntax"}]\';'
+    " exit 1;; esac\n"
+)
 
 
 def fake(tmp_path, name: str, body: str):

@@ -96,6 +96,73 @@ def test_files_ruff_excludes_are_named(project):
     assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
 
 
+def test_lint_exclude_of_every_file_is_an_error_not_a_pass(project):
+    # `ruff check --show-files` does not apply [tool.ruff.lint] exclude: ruff is asked per file.
+    project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["*"]\n')
+    project.write("a.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ruff's configuration excludes all 1 files in scope*"])
+
+
+def test_files_lint_exclude_leaves_out_are_named(project):
+    project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["gen/*"]\n')
+    project.write("a.py", "x = 1\n")
+    project.write("gen/b.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only", "--junitxml=j.xml", "-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*gen/b.py (excluded from ruff check by the ruff configuration)*"])
+    assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
+
+
+def test_a_file_only_lint_exclude_leaves_out_is_still_format_checked(project):
+    project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["gen/*"]\n')
+    project.write("a.py", "x = 1\n")
+    project.write("gen/b.py", "def f( a ):\n  return a\n")
+    project.write("gen/c.py", "x = (\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*gen/b.py:1:*format*", "*gen/c.py:*critical*invalid-syntax*"])
+
+
+def test_format_exclude_of_every_file_is_an_error_unless_format_is_off(project):
+    extra = '\n[tool.ruff.format]\nexclude = ["*"]\n'
+    project.configure({"lint": {}}, extra=extra)
+    project.write("a.py", "def f( a ):\n  return a\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ruff's configuration excludes all 1 files in scope from ruff format*format = false*"]
+    )
+    project.configure({"lint": {"format": False}}, extra=extra)
+    project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+
+
+def test_files_format_exclude_leaves_out_are_named(project):
+    project.configure({"lint": {}}, extra='\n[tool.ruff.format]\nexclude = ["gen/*"]\n')
+    project.write("a.py", "x = 1\n")
+    project.write("gen/b.py", "def f( a ):\n  return a\n")
+    result = project.pytester.runpytest("--gates-only", "--junitxml=j.xml", "-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*gen/b.py (excluded from ruff format by the ruff configuration)*"]
+    )
+    assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
+
+
+def test_a_file_name_with_a_newline_is_linted(project):
+    # Not "excluded by the ruff configuration": ruff is never asked through a
+    # one-path-a-line listing.
+    project.configure({"lint": {}})
+    project.write("a.py", "x = 1\n")
+    project.write("new\nline.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only", "-rA")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "F401" in out
+    assert "excluded" not in out
+
+
 def test_notebooks_are_linted(project):
     import json
 

@@ -9,8 +9,11 @@ excluded are named, and an unparseable file is a critical finding.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,30 @@ RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 # Ruff 0.x releases change rules, not the JSON this gate reads; 1.0 may change that.
 MIN_RUFF, BELOW_RUFF = "0.9", "1"
 ARG_BUDGET = 100_000  # characters of paths per ruff invocation, well under ARG_MAX
+PROBE_WORKERS = 8  # ruff processes asked at once whether they lint a file
+
+# A syntax error ruff reports under any rule selection, `noqa` or `per-file-ignores`.
+PROBE_SOURCE = "(\n"
+PROBE_NOTEBOOK = json.dumps(
+    {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": [PROBE_SOURCE],
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+)
+#: ``ruff format --check``'s last line: "1 file would be reformatted, 2 files already formatted".
+FORMAT_SUMMARY = re.compile(
+    r"(?:(\d+) files? would be reformatted)?(?:, )?(?:(\d+) files? already formatted)?"
+)
 
 
 class LintGate(FileGate):
@@ -109,21 +136,12 @@ class LintGate(FileGate):
         common = ["--force-exclude", "--no-cache"]
         paths = [f.path for f in files]
 
-        shown: set[str] = set()
-        for batch in _batches(paths):
-            proc = run_tool(
-                [self.ruff(ctx), "check", "--show-files", *common, "--", *batch],
-                cwd=ctx.root,
-                timeout=ctx.timeout,
-            )
-            shown.update(_relative(line, ctx.root) for line in proc.stdout.splitlines() if line)
-        linted = [p for p in paths if p in shown]
-        skipped = sorted(set(paths) - shown)
+        linted = self._linted(paths, ctx)
         if not linted:
             raise GateError(
                 f"ruff's configuration excludes all {len(paths)} files in scope, so nothing "
-                "would be linted; check `exclude`/`extend-exclude` in [tool.ruff], or "
-                "disable the lint gate deliberately",
+                "would be linted; check `exclude`/`extend-exclude` in [tool.ruff] and "
+                "`exclude` in [tool.ruff.lint], or disable the lint gate deliberately",
             )
 
         findings: list[Finding] = []
@@ -150,23 +168,140 @@ class LintGate(FileGate):
                     unanalysable.add(finding.path)
                 findings.append(finding)
 
+        formatted: set[str] = set()
         if settings["format"]:
-            fmt_targets = [p for p in linted if p not in unanalysable]
+            # Every file ruff format looks at, not only the linted ones: `lint.exclude`
+            # keeps a file out of ruff check, not out of ruff format.
+            fmt_targets = [p for p in paths if p not in unanalysable]
             for batch in _batches(fmt_targets):
-                findings.extend(self._format(batch, ctx))
+                findings.extend(self._format(batch, ctx, formatted))
+            if fmt_targets and not formatted:
+                raise GateError(
+                    f"ruff's configuration excludes all {len(fmt_targets)} files in scope "
+                    "from ruff format, so the format check would check nothing; check "
+                    "`exclude` in [tool.ruff.format], or set the lint gate's `format = false` "
+                    "deliberately",
+                )
+            formatted.update(unanalysable)  # a critical finding already: not left out unseen
+        else:
+            formatted = set(paths)  # the format check is off: no file is missing from it
 
-        return FileAnalysis(
-            findings=findings, skipped={p: "excluded by the ruff configuration" for p in skipped}
-        )
+        return FileAnalysis(findings=findings, skipped=_skipped(paths, linted, formatted))
 
-    def _format(self, batch: list[str], ctx: GateContext) -> Iterator[Finding]:
+    def _linted(self, paths: Sequence[str], ctx: GateContext) -> list[str]:
+        """The files of ``paths`` that ``ruff check`` lints under the project's configuration.
+
+        Ruff is asked per file: ``--show-files`` ignores `[tool.ruff.lint] exclude`, and
+        its one-path-a-line output cannot carry a file name holding a newline.
+        """
+        workers = max(1, min(PROBE_WORKERS, len(paths)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            verdicts = list(pool.map(lambda path: self._lints(path, ctx), paths))
+        return [p for p, lints in zip(paths, verdicts, strict=True) if lints]
+
+    def _lints(self, path: str, ctx: GateContext) -> bool:
+        """Whether ``ruff check`` lints a file at ``path``, asked through stdin.
+
+        Ruff is handed a syntax error under the file's name: it reports that whatever
+        rules, ``noqa`` or ``per-file-ignores`` the project has, and reports nothing only
+        when its configuration (``exclude``, ``lint.exclude``, nested configurations
+        included) leaves the file out.
+        """
+        probe = PROBE_NOTEBOOK if path.endswith(".ipynb") else PROBE_SOURCE
         proc = run_tool(
+            [
+                self.ruff(ctx),
+                "check",
+                "--output-format",
+                "json",
+                "--force-exclude",
+                "--no-cache",
+                f"--stdin-filename={path}",
+                "-",
+            ],
+            cwd=ctx.root,
+            timeout=ctx.timeout,
+            ok_codes=(0, 1),
+            stdin=probe,
+        )
+        entries = _parse(proc.stdout, "ruff check", stderr=proc.stderr)
+        if proc.returncode == 1 and not entries:
+            raise GateError(
+                "ruff check exited with code 1 (violations found) but reported no violation",
+                proc.stderr.strip()[-2000:],
+            )
+        return bool(entries)
+
+    def _format(self, batch: list[str], ctx: GateContext, formatted: set[str]) -> list[Finding]:
+        """``ruff format --check`` on ``batch``; adds the files it looked at to ``formatted``."""
+        proc = self._run_format(batch, ctx, "json")
+        entries = _parse(proc.stdout, "ruff format", stderr=proc.stderr)
+        severity = Severity.parse(ctx.settings["format_severity"])
+        if proc.returncode == 2 and not any(e.get("code") in UNANALYSABLE for e in entries):
+            raise GateError("ruff format exited with code 2", proc.stderr.strip()[-2000:])
+        findings: list[Finding] = []
+        reported: set[str] = set()
+        for entry in entries:
+            path = _relative(entry["filename"], ctx.root)
+            reported.add(path)
+            if entry.get("code") in UNANALYSABLE:
+                # Files ruff check could not parse are not handed over, so this one was
+                # left out of ruff check (`lint.exclude`): nothing else reports it.
+                findings.append(self._finding(entry, ctx.root, severity))
+                continue
+            findings.append(
+                Finding(
+                    gate=self.name,
+                    rule="format",
+                    severity=severity,
+                    path=path,
+                    line=int(entry["location"]["row"]),
+                    column=int(entry["location"]["column"]),
+                    message="not formatted as `ruff format` would write it",
+                    hint=f"run `ruff format {path}`",
+                )
+            )
+        formatted.update(self._format_checked(batch, reported, ctx))
+        return findings
+
+    def _format_checked(self, batch: list[str], reported: set[str], ctx: GateContext) -> list[str]:
+        """The files of ``batch`` that ``ruff format --check`` looked at.
+
+        Its JSON report lists only the files it would change (``reported``): an excluded
+        file (`[tool.ruff.format] exclude`) looks like a formatted one. Its summary line
+        counts the files it checked; only when that falls short is each file of the
+        batch asked about on its own, to name the ones it left out.
+        """
+        if self._format_count(batch, ctx) + len(reported & set(batch)) == len(batch):
+            return batch
+        return [p for p in batch if p in reported or self._format_count([p], ctx)]
+
+    def _format_count(self, batch: list[str], ctx: GateContext) -> int:
+        """How many files of ``batch`` ruff format's summary says it checked and could parse."""
+        proc = self._run_format(batch, ctx, "concise")
+        lines = proc.stdout.strip().splitlines()
+        if not lines:
+            return 0  # ruff prints no summary when its configuration excludes every file
+        # The summary is the last line: file names (which may hold a newline) come before it.
+        counts = FORMAT_SUMMARY.fullmatch(lines[-1].strip())
+        if counts is None or not any(counts.groups()):
+            raise GateError(
+                "ruff format --check printed no summary of the files it checked, so the gate "
+                "cannot tell whether its configuration left files out",
+                proc.stdout.strip()[-2000:],
+            )
+        return sum(int(n) for n in counts.groups() if n)
+
+    def _run_format(
+        self, batch: list[str], ctx: GateContext, output: str
+    ) -> subprocess.CompletedProcess[str]:
+        return run_tool(
             [
                 self.ruff(ctx),
                 "format",
                 "--check",
                 "--output-format",
-                "json",
+                output,
                 "--force-exclude",
                 "--no-cache",
                 "--",
@@ -176,24 +311,6 @@ class LintGate(FileGate):
             timeout=ctx.timeout,
             ok_codes=(0, 1, 2),
         )
-        entries = _parse(proc.stdout, "ruff format", stderr=proc.stderr)
-        severity = Severity.parse(ctx.settings["format_severity"])
-        if proc.returncode == 2 and not any(e.get("code") in UNANALYSABLE for e in entries):
-            raise GateError("ruff format exited with code 2", proc.stderr.strip()[-2000:])
-        for entry in entries:
-            if entry.get("code") in UNANALYSABLE:
-                continue  # already reported by ruff check
-            path = _relative(entry["filename"], ctx.root)
-            yield Finding(
-                gate=self.name,
-                rule="format",
-                severity=severity,
-                path=path,
-                line=int(entry["location"]["row"]),
-                column=int(entry["location"]["column"]),
-                message="not formatted as `ruff format` would write it",
-                hint=f"run `ruff format {path}`",
-            )
 
     def _finding(self, entry: Mapping[str, Any], root: Path, severity: Severity) -> Finding:
         code = entry.get("code") or entry.get("name") or "ruff"
@@ -225,6 +342,20 @@ class LintGate(FileGate):
             hint=hint,
             url=str(entry.get("url") or ""),
         )
+
+
+def _skipped(paths: Sequence[str], linted: Sequence[str], formatted: set[str]) -> dict[str, str]:
+    """Why each file of ``paths`` that ruff check or ruff format left out was left out."""
+    checked = set(linted)
+    skipped: dict[str, str] = {}
+    for path in paths:
+        if path not in checked and path not in formatted:
+            skipped[path] = "excluded by the ruff configuration"
+        elif path not in checked:
+            skipped[path] = "excluded from ruff check by the ruff configuration"
+        elif path not in formatted:
+            skipped[path] = "excluded from ruff format by the ruff configuration"
+    return skipped
 
 
 def _parse(stdout: str, what: str, stderr: str = "") -> list[dict[str, Any]]:
