@@ -68,6 +68,19 @@ def test_a_misbehaving_ruff_errors_the_lint_gate(project, tmp_path, body, expect
     assert "Traceback" not in result.stdout.str()
 
 
+def test_a_ruff_format_summary_the_gate_cannot_read_is_an_error(project, tmp_path):
+    # Which files ruff format looked at comes from its summary line: without one the
+    # gate cannot tell a file `[tool.ruff.format] exclude` left out from a formatted one.
+    body = VERSION + SHOW + 'case "$*" in *concise*) echo "all good"; exit 0;; esac\necho "[]"\n'
+    project.write("a.py", "x = 1\n")
+    project.configure({"lint": {"ruff": fake(tmp_path, "ruff", body)}})
+    result = project.pytester.runpytest("--gates-only", *LEAN)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ruff format --check printed no summary of the files it checked*"]
+    )
+
+
 @pytest.mark.parametrize(
     ("version", "passes"),
     [("0.99.1", True), ("1.0.0", False), ("1.0.0rc1", False), ("2.3.0", False)],
