@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .. import redaction
+from .. import process, redaction
 from ..config import Option
 from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
@@ -194,9 +194,24 @@ class LintGate(FileGate):
         Ruff is asked per file: ``--show-files`` ignores `[tool.ruff.lint] exclude`, and
         its one-path-a-line output cannot carry a file name holding a newline.
         """
-        workers = max(1, min(PROBE_WORKERS, len(paths)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(PROBE_WORKERS, len(paths))))
+        try:
             verdicts = list(pool.map(lambda path: self._lints(path, ctx), paths))
+        except Exception:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        except BaseException:
+            # A Ctrl-C reaches this thread, not the threads waiting for the probes'
+            # tools: stop those (as the runner does for prefetched gates), or the run
+            # would wait for each of them up to the gate's timeout.
+            pool.shutdown(wait=False, cancel_futures=True)
+            process.stop_tools()
+            try:
+                pool.shutdown(wait=True)
+            finally:
+                process.allow_tools()
+            raise
+        pool.shutdown()
         return [p for p, lints in zip(paths, verdicts, strict=True) if lints]
 
     def _lints(self, path: str, ctx: GateContext) -> bool:
