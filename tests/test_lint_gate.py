@@ -2,7 +2,58 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from conftest import gate_properties
+from pytest_platformgates.gates import lint
+
+
+@pytest.fixture(params=["log", "per-file"])
+def ruff_answers(request, monkeypatch):
+    """Both ways the gate learns which files ruff left out must give the same answers.
+
+    "log": ruff's ``-v`` log of the files it linted and formatted, and nothing else (asking
+    file by file fails the test); "per-file": the log is taken as unusable, so ruff is
+    asked about each file (what a ruff whose log changed shape gets).
+    """
+    if request.param == "per-file":
+        monkeypatch.setattr(lint, "_logged_files", lambda *args: None)
+    else:
+
+        def refused(*args, **kwargs):
+            raise AssertionError("ruff asked file by file though its log accounted for the batch")
+
+        monkeypatch.setattr(lint.LintGate, "_linted", refused)
+        monkeypatch.setattr(lint.LintGate, "_format_checked", refused)
+    return request.param
+
+
+LOG = "[2026-12-03][19:15:55][ruff::diagnostics][DEBUG] "
+
+
+@pytest.mark.parametrize(
+    ("stderr", "answer"),
+    [
+        (f"{LOG}Checking: /p/a.py\n{LOG}Checked 1 files in: 1ms\n", ["a.py"]),
+        # A file name holding a newline goes on over the next line.
+        (f"{LOG}Checking: /p/new\nline.py\n{LOG}Checked 1 files in: 1ms\n", ["new\nline.py"]),
+        (f"{LOG}Checked 0 files in: 1ms\n", []),
+        # Whatever does not account for itself is not used: the caller asks file by file.
+        (f"{LOG}Checking: /p/a.py\n{LOG}Checked 2 files in: 1ms\n", None),
+        (f"{LOG}Checking: /p/a.py\n", None),
+        (f"{LOG}Checking: /p/other.py\n{LOG}Checked 1 files in: 1ms\n", None),
+        (f"{LOG}Checking: /elsewhere/a.py\n{LOG}Checked 1 files in: 1ms\n", None),
+        (f"{LOG}Checking: /p/a.py\n{LOG}Checking: /p/a.py\n{LOG}Checked 2 files in\n", None),
+        ("warning: something else entirely\n", None),
+        # Everything left out before ruff lints anything: no count, its warning instead.
+        (f"{LOG}Identified files\nwarning: No Python files found under the given path(s)\n", []),
+    ],
+)
+def test_ruffs_log_is_used_only_when_it_accounts_for_the_batch(stderr, answer):
+    batch = ["a.py", "b.py", "new\nline.py"]
+    assert lint._logged_files(stderr, lint.LINT_LOG, Path("/p"), batch) == answer
 
 
 def test_lint_finding_fails_the_gate_with_a_clean_report(project):
@@ -77,7 +128,7 @@ def test_a_syntax_error_is_critical_and_not_double_reported(project):
     assert "format " not in out.split("summary")[0].replace("format`", "")
 
 
-def test_ruff_excluding_every_file_is_an_error_not_a_pass(project):
+def test_ruff_excluding_every_file_is_an_error_not_a_pass(project, ruff_answers):
     project.configure({"lint": {}}, extra='\n[tool.ruff]\nextend-exclude = ["*.py"]\n')
     project.write("a.py", "import os\n")
     result = project.pytester.runpytest("--gates-only")
@@ -85,7 +136,7 @@ def test_ruff_excluding_every_file_is_an_error_not_a_pass(project):
     result.stdout.fnmatch_lines(["*ruff's configuration excludes all 1 files in scope*"])
 
 
-def test_files_ruff_excludes_are_named(project):
+def test_files_ruff_excludes_are_named(project, ruff_answers):
     project.configure({"lint": {}}, extra='\n[tool.ruff]\nextend-exclude = ["gen"]\n')
     project.write("a.py", "x = 1\n")
     project.write("gen/b.py", "import os\n")
@@ -96,7 +147,7 @@ def test_files_ruff_excludes_are_named(project):
     assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
 
 
-def test_lint_exclude_of_every_file_is_an_error_not_a_pass(project):
+def test_lint_exclude_of_every_file_is_an_error_not_a_pass(project, ruff_answers):
     # `ruff check --show-files` does not apply [tool.ruff.lint] exclude: ruff is asked per file.
     project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["*"]\n')
     project.write("a.py", "import os\n")
@@ -105,7 +156,7 @@ def test_lint_exclude_of_every_file_is_an_error_not_a_pass(project):
     result.stdout.fnmatch_lines(["*ruff's configuration excludes all 1 files in scope*"])
 
 
-def test_files_lint_exclude_leaves_out_are_named(project):
+def test_files_lint_exclude_leaves_out_are_named(project, ruff_answers):
     project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["gen/*"]\n')
     project.write("a.py", "x = 1\n")
     project.write("gen/b.py", "import os\n")
@@ -115,7 +166,7 @@ def test_files_lint_exclude_leaves_out_are_named(project):
     assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
 
 
-def test_a_file_only_lint_exclude_leaves_out_is_still_format_checked(project):
+def test_a_file_only_lint_exclude_leaves_out_is_still_format_checked(project, ruff_answers):
     project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["gen/*"]\n')
     project.write("a.py", "x = 1\n")
     project.write("gen/b.py", "def f( a ):\n  return a\n")
@@ -125,7 +176,7 @@ def test_a_file_only_lint_exclude_leaves_out_is_still_format_checked(project):
     result.stdout.fnmatch_lines(["*gen/b.py:1:*format*", "*gen/c.py:*critical*invalid-syntax*"])
 
 
-def test_format_exclude_of_every_file_is_an_error_unless_format_is_off(project):
+def test_format_exclude_of_every_file_is_an_error_unless_format_is_off(project, ruff_answers):
     extra = '\n[tool.ruff.format]\nexclude = ["*"]\n'
     project.configure({"lint": {}}, extra=extra)
     project.write("a.py", "def f( a ):\n  return a\n")
@@ -138,7 +189,7 @@ def test_format_exclude_of_every_file_is_an_error_unless_format_is_off(project):
     project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
 
 
-def test_files_format_exclude_leaves_out_are_named(project):
+def test_files_format_exclude_leaves_out_are_named(project, ruff_answers):
     project.configure({"lint": {}}, extra='\n[tool.ruff.format]\nexclude = ["gen/*"]\n')
     project.write("a.py", "x = 1\n")
     project.write("gen/b.py", "def f( a ):\n  return a\n")
@@ -150,7 +201,7 @@ def test_files_format_exclude_leaves_out_are_named(project):
     assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
 
 
-def test_a_file_name_with_a_newline_is_linted(project):
+def test_a_file_name_with_a_newline_is_linted(project, ruff_answers):
     # Not "excluded by the ruff configuration": ruff is never asked through a
     # one-path-a-line listing.
     project.configure({"lint": {}})
@@ -163,7 +214,7 @@ def test_a_file_name_with_a_newline_is_linted(project):
     assert "excluded" not in out
 
 
-def test_notebooks_are_linted(project):
+def test_notebooks_are_linted(project, ruff_answers):
     import json
 
     project.configure({"lint": {"format": False}})

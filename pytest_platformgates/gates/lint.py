@@ -64,6 +64,14 @@ PROBE_NOTEBOOK = json.dumps(
         "nbformat_minor": 5,
     }
 )
+#: ruff's log under ``-v``: ``[date][time][target][LEVEL] message``, one a line, except
+#: that a message naming a file whose name holds a newline goes on over the next line.
+RUFF_LOG = re.compile(r"^\[[^\]\n]*\]\[[^\]\n]*\]\[[^\]\n]*\]\[[A-Z]+\] ", re.MULTILINE)
+#: What it logs for each file it lints or formats, and its count of them at the end.
+LINT_LOG = ("Checking: ", re.compile(r"Checked (\d+) files? in"))
+FORMAT_LOG = ("format_path; path=", re.compile(r"Formatted (\d+) files? in"))
+#: ruff's warning when its configuration leaves out every file it was given.
+NO_FILES = "warning: No Python files found under the given path(s)"
 #: ``ruff format --check``'s last line: "1 file would be reformatted, 2 files already formatted".
 FORMAT_SUMMARY = re.compile(
     r"(?:(\d+) files? would be reformatted)?(?:, )?(?:(\d+) files? already formatted)?"
@@ -136,20 +144,13 @@ class LintGate(FileGate):
         common = ["--force-exclude", "--no-cache"]
         paths = [f.path for f in files]
 
-        linted = self._linted(paths, ctx)
-        if not linted:
-            raise GateError(
-                f"ruff's configuration excludes all {len(paths)} files in scope, so nothing "
-                "would be linted; check `exclude`/`extend-exclude` in [tool.ruff] and "
-                "`exclude` in [tool.ruff.lint], or disable the lint gate deliberately",
-            )
-
         findings: list[Finding] = []
         unanalysable: set[str] = set()
-        check_args = ["--output-format", "json", *common]
+        linted: list[str] = []
+        check_args = ["-v", "--output-format", "json", *common]
         if extend:
             check_args += ["--extend-select", ",".join(extend)]
-        for batch in _batches(linted):
+        for batch in _batches(paths):
             proc = run_tool(
                 [self.ruff(ctx), "check", *check_args, "--", *batch],
                 cwd=ctx.root,
@@ -167,6 +168,14 @@ class LintGate(FileGate):
                 if finding.rule in UNANALYSABLE:
                     unanalysable.add(finding.path)
                 findings.append(finding)
+            logged = _logged_files(proc.stderr, LINT_LOG, ctx.root, batch)
+            linted += logged if logged is not None else self._linted(batch, ctx)
+        if not linted:
+            raise GateError(
+                f"ruff's configuration excludes all {len(paths)} files in scope, so nothing "
+                "would be linted; check `exclude`/`extend-exclude` in [tool.ruff] and "
+                "`exclude` in [tool.ruff.lint], or disable the lint gate deliberately",
+            )
 
         formatted: set[str] = set()
         if settings["format"]:
@@ -191,8 +200,9 @@ class LintGate(FileGate):
     def _linted(self, paths: Sequence[str], ctx: GateContext) -> list[str]:
         """The files of ``paths`` that ``ruff check`` lints under the project's configuration.
 
-        Ruff is asked per file: ``--show-files`` ignores `[tool.ruff.lint] exclude`, and
-        its one-path-a-line output cannot carry a file name holding a newline.
+        Asked per file, when ruff's log of the files it linted (:func:`_logged_files`)
+        does not account for a batch: ``--show-files`` ignores `[tool.ruff.lint] exclude`,
+        and its one-path-a-line output cannot carry a file name holding a newline.
         """
         pool = ThreadPoolExecutor(max_workers=max(1, min(PROBE_WORKERS, len(paths))))
         try:
@@ -249,7 +259,7 @@ class LintGate(FileGate):
 
     def _format(self, batch: list[str], ctx: GateContext, formatted: set[str]) -> list[Finding]:
         """``ruff format --check`` on ``batch``; adds the files it looked at to ``formatted``."""
-        proc = self._run_format(batch, ctx, "json")
+        proc = self._run_format(batch, ctx, "json", verbose=True)
         entries = _parse(proc.stdout, "ruff format", stderr=proc.stderr)
         severity = Severity.parse(ctx.settings["format_severity"])
         if proc.returncode == 2 and not any(e.get("code") in UNANALYSABLE for e in entries):
@@ -276,7 +286,10 @@ class LintGate(FileGate):
                     hint=f"run `ruff format {path}`",
                 )
             )
-        formatted.update(self._format_checked(batch, reported, ctx))
+        logged = _logged_files(proc.stderr, FORMAT_LOG, ctx.root, batch)
+        formatted.update(
+            logged if logged is not None else self._format_checked(batch, reported, ctx)
+        )
         return findings
 
     def _format_checked(self, batch: list[str], reported: set[str], ctx: GateContext) -> list[str]:
@@ -308,13 +321,14 @@ class LintGate(FileGate):
         return sum(int(n) for n in counts.groups() if n)
 
     def _run_format(
-        self, batch: list[str], ctx: GateContext, output: str
+        self, batch: list[str], ctx: GateContext, output: str, *, verbose: bool = False
     ) -> subprocess.CompletedProcess[str]:
         return run_tool(
             [
                 self.ruff(ctx),
                 "format",
                 "--check",
+                *(["-v"] if verbose else []),
                 "--output-format",
                 output,
                 "--force-exclude",
@@ -357,6 +371,39 @@ class LintGate(FileGate):
             hint=hint,
             url=str(entry.get("url") or ""),
         )
+
+
+def _logged_files(
+    stderr: str, log: tuple[str, re.Pattern[str]], root: Path, batch: Sequence[str]
+) -> list[str] | None:
+    """The files of ``batch`` ruff's ``-v`` log says it linted (or formatted), in order.
+
+    The one answer that costs no extra ruff process, and ruff's own: its configuration
+    (``exclude``, ``lint.exclude``, ``format.exclude``, nested configurations) decided.
+    It is a debug log, not an interface, so it is used only when it accounts for
+    itself: one count at the end, equal to the files it named, each a file of the batch.
+    Otherwise None, and the caller asks ruff file by file.
+    """
+    item, total = log
+    starts = list(RUFF_LOG.finditer(stderr))
+    named: list[str] = []
+    counts: list[int] = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(stderr)
+        message = stderr[start.end() : end].removesuffix("\n")
+        if message.startswith(item):
+            try:
+                named.append(_relative(message[len(item) :], root))
+            except ValueError:  # a path outside the project: not one of the batch's
+                return None
+        elif counted := total.match(message):
+            counts.append(int(counted.group(1)))
+    if not named and not counts and NO_FILES in stderr:
+        return []  # its configuration left out every file, before it linted any
+    seen = set(named)
+    if counts != [len(named)] or len(seen) != len(named) or not seen.issubset(batch):
+        return None
+    return [p for p in batch if p in seen]
 
 
 def _skipped(paths: Sequence[str], linted: Sequence[str], formatted: set[str]) -> dict[str, str]:
