@@ -79,6 +79,9 @@ class GateItem(pytest.Item):
     def _record_properties(self, result: GateResult) -> None:
         # A <testcase> may carry properties only in the xunit1 schema; under pytest's default
         # xunit2 the same figures go on the <testsuite> as platformgates.<gate>.* (evidence).
+        # Under -p no:junitxml there is no junit_family to ask (and no XML to write).
+        if self.config.pluginmanager.is_blocked("junitxml"):
+            return
         if self.config.getini("junit_family") != "xunit1":
             return
         props = self.user_properties

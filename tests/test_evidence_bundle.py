@@ -219,6 +219,20 @@ def test_the_users_own_junitxml_is_kept_and_copied_in(project):
     assert own == (project.path / "gate-evidence" / "junit.xml").read_bytes()
 
 
+def test_without_junitxml_the_bundle_lacks_junit_xml_says_so_and_does_not_verify(project, capsys):
+    # -p no:junitxml never registers --junitxml or junit_family: nothing may ask for them.
+    probe_project(project, {})
+    result = project.pytester.runpytest(*INNER, "-p", "no:junitxml")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=2)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert {p.name for p in (project.path / "gate-evidence").iterdir()} == BUNDLE - {"junit.xml"}
+    notes = statement(project)["predicate"]["run"]["notes"]
+    assert any("junitxml plugin is disabled" in n for n in notes), notes
+    assert verify(project) == 1
+    assert "junit.xml: required in a bundle but absent" in capsys.readouterr().out
+
+
 def test_no_bundle_when_the_gates_do_not_run(project):
     probe_project(project, {})
     project.pytester.runpytest(*INNER, "test_ok.py")

@@ -26,12 +26,20 @@ def _logxml(config: pytest.Config) -> Any:
     return config.stash.get(junitxml.xml_key, None)
 
 
+def junit_enabled(config: pytest.Config) -> bool:
+    """Whether pytest's junitxml plugin is loaded: ``-p no:junitxml`` blocks it."""
+    return not config.pluginmanager.is_blocked("junitxml")
+
+
 def ensure_xml(config: pytest.Config, path: str) -> bool:
     """Make pytest write JUnit XML to ``path`` unless the user chose a file; True if we did."""
+    # Under -p no:junitxml its options (--junitxml, junit_family) are never registered, so
+    # this is asked first: the bundle then lacks junit.xml, the statement notes it and
+    # verify refuses it (session.py, verify.py).
+    if not junit_enabled(config):
+        return False
     if config.option.xmlpath or _logxml(config) is not None:
         return False
-    if config.pluginmanager.is_blocked("junitxml"):
-        return False  # -p no:junitxml: the bundle lacks junit.xml and verify says so
     from _pytest import junitxml
 
     config.option.xmlpath = path
