@@ -7,11 +7,12 @@ without documenting it, or a finding that grows a field able to carry source tex
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
 import pytest
-from evidence_support import INNER, keypair
+from evidence_support import INNER, keypair, probe_project
 from test_waivers import waiver_toml
 
 from pytest_platformgates import cli
@@ -66,6 +67,26 @@ def test_a_run_with_findings_waivers_and_a_baseline_matches_the_schema(
     }
     assert found["signature"]["signed"] is signed
     assert found["baseline"]["exists"] is True
+
+
+def test_a_run_on_a_detached_head_or_outside_git_matches_the_schema(project, monkeypatch):
+    # git checkout SHA, git bisect, a CI the provenance does not know: no branch to name;
+    # outside a repository, no commit either. Both are documented as `string | null`.
+    for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH"):
+        monkeypatch.delenv(name, raising=False)
+    probe_project(project, {})
+    project.git("checkout", "-q", "--detach")
+    project.pytester.runpytest(*INNER)
+    detached = predicate(project)
+    assert detached["git"]["branch"] is None
+    assert detached["git"]["commit"] == project.git("rev-parse", "HEAD").strip()
+    assert errors(detached) == []
+    shutil.rmtree(project.path / ".git")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(project.path.parent))
+    project.pytester.runpytest(*INNER)
+    outside = predicate(project)
+    assert (outside["git"]["commit"], outside["git"]["branch"]) == (None, None)
+    assert errors(outside) == []
 
 
 def test_the_schema_refuses_a_finding_that_carries_source_text():
