@@ -157,6 +157,11 @@ def _add_verify(sub: Any) -> None:
         action="store_true",
         help="accept a bundle from a working tree with uncommitted changes",
     )
+    verify.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="accept a bundle from a partial scan (--gates-changed), refused by default",
+    )
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -184,6 +189,7 @@ def _verify(args: argparse.Namespace) -> int:
         key=key,
         require_signature=in_ci() and not args.allow_unsigned,
         allow_dirty=args.allow_dirty,
+        allow_partial=args.allow_partial,
     )
     report = verify(args.directory, expect)
     for line in report.lines():

@@ -26,7 +26,7 @@ from .changes import ChangesError, changes_since, merge_base
 from .config import ConfigError, Settings, plugin_modules, read_table
 from .evidence.session import EVIDENCE_PLUGIN
 from .evidence.session import register as register_evidence
-from .gate import Gate
+from .gate import FileGate, Gate
 from .items import MARKER, NODE_PREFIX, GateFailed, GateItem, GatesCollector
 from .manager import collect_gates, create_plugin_manager
 from .model import GateResult, Verdict
@@ -109,7 +109,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), XDIST_PLUGIN)
     if run_gates and not hasattr(config, "workerinput"):
-        register_evidence(config, pm, settings)
+        narrowed = tuple(sorted(n for n, g in gates.items() if isinstance(g, FileGate)))
+        register_evidence(config, pm, settings, partial=partial, narrowed=narrowed)
 
 
 def load_project(

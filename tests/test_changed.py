@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from test_evidence_schema import errors as schema_errors
 
 from conftest import COUNTING_GATE, analysed_lines
 
@@ -123,3 +124,41 @@ def test_gates_changed_runs_the_gates_even_when_tests_are_named(branched):
     result = branched.pytester.runpytest("--gates-changed=main", "test_one.py")
     result.assert_outcomes(passed=1, failed=1)
     assert _analysed(branched) == {"a.txt", "new.txt"}
+
+
+def test_a_partial_scan_is_recorded_in_the_statement_and_verify_refuses_it(
+    branched, monkeypatch, capsys
+):
+    # old.txt's finding is in no changed file: the partial scan passes, the commit does not.
+    from pytest_platformgates import cli
+
+    (branched.path / "new.txt").unlink()
+    branched.write("a.txt", "fine\nstill fine\n")
+    branched.commit("feat: a clean change")
+    result = branched.pytester.runpytest("--gates", "--gates-changed=main")
+    result.assert_outcomes(passed=2)
+    statement = branched.path / "gate-evidence" / "evidence.json"
+    run = json.loads(statement.read_text())["predicate"]["run"]
+    assert run["partial"] == {
+        "base": "main",
+        "commit": branched.git("merge-base", "main", "HEAD").strip(),
+        "gates": ["counting"],
+        "paths_count": 1,
+        "paths": ["a.txt"],
+    }
+    assert any(n.startswith("partial scan (--gates-changed): counting") for n in run["notes"])
+    assert schema_errors(json.loads(statement.read_text())["predicate"]) == []
+    argv = ["verify", str(branched.path / "gate-evidence"), "--project", str(branched.path)]
+    monkeypatch.setenv("CI", "true")
+    assert cli.main([*argv, "--allow-unsigned"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  the run was a partial scan (--gates-changed): counting checked only" in out
+    assert "NOT VERIFIED" in out
+    assert cli.main([*argv, "--allow-unsigned", "--allow-partial"]) == 0
+    assert "WARN  the run was a partial scan" in capsys.readouterr().out
+
+    result = branched.pytester.runpytest("--gates")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "old.txt:1" in result.stdout.str()
+    assert cli.main([*argv, "--allow-unsigned"]) == 1
+    assert "partial scan" not in capsys.readouterr().out

@@ -182,6 +182,30 @@ def test_a_dirty_tree_fails_unless_allowed(tmp_path):
     assert not failures(target, expect(run, allow_dirty=True))
 
 
+PARTIAL = {"base": "main", "commit": "b" * 40, "gates": ["lint"], "paths_count": 2, "paths": []}
+
+
+def test_a_partial_scan_is_refused_unless_allowed(tmp_path):
+    run = make_run(tmp_path, [record("lint")], commit=COMMIT, partial=PARTIAL)
+    target = write_bundle(run)
+    (problem,) = failures(target, expect(run))
+    assert "partial scan (--gates-changed): lint checked only the 2 file(s)" in problem
+    assert "since main" in problem and "--allow-partial" in problem
+    allowed = verify(target, expect(run, allow_partial=True))
+    assert allowed.ok
+    assert any("partial scan" in w for w in allowed.warnings)
+
+
+def test_a_partial_scan_recorded_only_in_a_gates_notes_is_refused_too(tmp_path):
+    # A bundle written before run.partial existed: each file gate's note still tells.
+    note = "partial scan (--gates-changed): only the 2 file(s) changed since main (bbb) were"
+    run = make_run(tmp_path, [record("lint", notes=[note])], commit=COMMIT)
+    target = write_bundle(run)
+    (problem,) = failures(target, expect(run))
+    assert "partial scan (--gates-changed): lint checked only the changed files" in problem
+    assert verify(target, expect(run, allow_partial=True)).ok
+
+
 def test_unsigned_evidence_is_a_warning_locally_and_refused_in_ci(tmp_path):
     run = make_run(tmp_path, [record("lint")], commit=COMMIT)
     target = write_bundle(run, signer=None)

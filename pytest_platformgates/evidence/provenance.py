@@ -221,3 +221,6 @@ class RunFacts:
     invocation: tuple[str, ...] = ()
     tests: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # --gates-changed: what the partial scan covered (session.partial_record); None when
+    # every gate saw every file.
+    partial: Mapping[str, Any] | None = None

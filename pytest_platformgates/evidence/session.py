@@ -13,7 +13,7 @@ import concurrent.futures
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import pytest
@@ -24,14 +24,28 @@ from ..hookspecs import hookimpl
 from ..model import GateResult
 from . import junit
 
+if TYPE_CHECKING:
+    from ..runner import PartialScan
+
 EVIDENCE_PLUGIN = "platformgates-evidence"
 
 
-def register(config: pytest.Config, pm: pluggy.PluginManager, settings: Settings) -> None:
-    """Start collecting evidence for this session (the owner of a gated session only)."""
+def register(
+    config: pytest.Config,
+    pm: pluggy.PluginManager,
+    settings: Settings,
+    *,
+    partial: PartialScan | None = None,
+    narrowed: Sequence[str] = (),
+) -> None:
+    """Start collecting evidence for this session (the owner of a gated session only).
+
+    ``partial`` is the ``--gates-changed`` scan, if any, and ``narrowed`` the gates it
+    narrows to the changed files (the file gates): the statement records both.
+    """
     if config.option.collectonly:
         return
-    session = EvidenceSession(config, settings)
+    session = EvidenceSession(config, settings, partial=partial, narrowed=narrowed)
     config.pluginmanager.register(session, EVIDENCE_PLUGIN)
     pm.register(session, EVIDENCE_PLUGIN)
 
@@ -54,11 +68,20 @@ def redact(arg: str) -> str:
 class EvidenceSession:
     """Collects what the bundle needs during the session and publishes it at the end."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        *,
+        partial: PartialScan | None = None,
+        narrowed: Sequence[str] = (),
+    ) -> None:
         from . import bundle, dsse
 
         self.config = config
         self.settings = settings
+        self.partial = partial
+        self.narrowed = tuple(narrowed)
         self.target: Path = settings.evidence_dir
         self.results: list[GateResult] = []
         self.started = _now()
@@ -174,6 +197,10 @@ class EvidenceSession:
                 f"not evaluated: partial run: the run stopped early ({self.stopped_early}); "
                 f"gates not run: {', '.join(not_run)}"
             )
+        partial = partial_record(self.partial, self.narrowed, self.settings)
+        if partial is not None:
+            # Where anyone reading the evidence looks for what made it less than complete.
+            notes.append(partial_note(partial))
         facts = provenance.RunFacts(
             git=git,
             identity=provenance.ci_identity(),
@@ -184,6 +211,7 @@ class EvidenceSession:
             invocation=tuple(redact(a) for a in self.config.invocation_params.args),
             tests=tests,
             notes=tuple(notes),
+            partial=partial,
         )
         run = EvidenceRun.build(self.results, self.settings, facts)
         files = bundle.publish(
@@ -206,3 +234,35 @@ class EvidenceSession:
             else f"UNSIGNED: {dsse.unsigned_reason(self.key_spec)}"
         )
         return f"{run.verdict.upper()}: {len(files)} files in {shown}/ ({signed})"
+
+
+def partial_record(
+    scan: PartialScan | None, narrowed: Sequence[str], settings: Settings
+) -> dict[str, Any] | None:
+    """``run.partial`` of the statement: what a ``--gates-changed`` scan left unchecked.
+
+    None for a full run. The gates are the enabled file gates, which saw only the
+    changed files; ``platformgates verify`` refuses such a bundle without
+    ``--allow-partial``: a finding in an unchanged file was never looked for.
+    """
+    from .provenance import LISTED_PATHS
+
+    if scan is None:
+        return None
+    gates = sorted(n for n in narrowed if n in settings.gates and settings.gates[n].enabled)
+    return {
+        "base": scan.base,
+        "commit": scan.commit,
+        "gates": gates,
+        "paths_count": len(scan.paths),
+        "paths": list(scan.paths[:LISTED_PATHS]),
+    }
+
+
+def partial_note(partial: dict[str, Any]) -> str:
+    gates = ", ".join(partial["gates"]) or "no gate"
+    return (
+        f"partial scan (--gates-changed): {gates} checked only the {partial['paths_count']} "
+        f"file(s) changed since {partial['base']} ({partial['commit'][:12]}); not a full "
+        "verdict of the commit (platformgates verify refuses it without --allow-partial)"
+    )

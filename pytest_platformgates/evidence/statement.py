@@ -93,6 +93,7 @@ def predicate(
             "invocation": list(facts.invocation),
             "tests": dict(facts.tests),
             "notes": list(facts.notes),
+            "partial": dict(facts.partial) if facts.partial is not None else None,
         },
         "git": facts.git.to_dict(),
         "identity": dict(facts.identity),

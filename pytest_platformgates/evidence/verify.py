@@ -58,6 +58,7 @@ class Expectations:
     key: Ed25519PublicKey | None = None
     require_signature: bool = False
     allow_dirty: bool = False
+    allow_partial: bool = False
 
 
 def head_commit(project: Path) -> str:
@@ -95,6 +96,7 @@ def verify(directory: Path, expect: Expectations) -> Report:
     _commit(stmt, predicate, expect, report)
     _policy(predicate, expect, report)
     _gates(predicate, expect, report)
+    _partial(predicate, expect, report)
     return report
 
 
@@ -301,3 +303,40 @@ def _gates(predicate: dict[str, Any], expect: Expectations, report: Report) -> N
     status = predicate.get("run", {}).get("exit_status")
     if status != 0:
         report.failures.append(f"pytest exited with status {status}: the run did not pass")
+
+
+# The note every file gate's result carries on a --gates-changed run (runner.PartialScan):
+# a bundle written before run.partial existed still tells by it.
+PARTIAL_NOTE = "partial scan (--gates-changed)"
+
+
+def _partial(predicate: dict[str, Any], expect: Expectations, report: Report) -> None:
+    """A ``--gates-changed`` run checked only the changed files: not proof of the commit."""
+    run = predicate.get("run")
+    partial = run.get("partial") if isinstance(run, dict) else None
+    noted = sorted(
+        str(g.get("gate"))
+        for g in predicate.get("gates") or ()
+        if isinstance(g, dict)
+        and any(isinstance(n, str) and n.startswith(PARTIAL_NOTE) for n in g.get("notes") or ())
+    )
+    if partial is None and not noted:
+        return
+    if isinstance(partial, dict):
+        gates = partial.get("gates")
+        names = ", ".join(map(str, gates)) if isinstance(gates, list) and gates else "no gate"
+        message = (
+            f"the run was a partial scan (--gates-changed): {names} checked only the "
+            f"{partial.get('paths_count', '?')} file(s) changed since {partial.get('base')!s}"
+        )
+    else:
+        message = "the run was a partial scan (--gates-changed)" + (
+            f": {', '.join(noted)} checked only the changed files" if noted else ""
+        )
+    if expect.allow_partial:
+        report.warnings.append(message)
+    else:
+        report.failures.append(
+            f"{message}; it is not a full verdict of the commit: run the gates without "
+            "--gates-changed (or --allow-partial)"
+        )
