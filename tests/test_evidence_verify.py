@@ -120,6 +120,188 @@ def test_a_consistent_rewrite_without_the_key_fails_the_signature(signed):
     assert any("does not verify" in p for p in problems), problems
 
 
+def remanifest(target: Path) -> None:
+    """Refresh manifest.json after an edit, as anyone editing a bundle would."""
+    files = {p.name: p.read_bytes() for p in target.iterdir() if p.name != "manifest.json"}
+    (target / "manifest.json").write_bytes(manifest.render(files))
+
+
+def forge(target: Path, edit_envelope=None, edit_statement=None) -> None:
+    """Edit the envelope or the statement (keeping the old signature) and remanifest."""
+    envelope = json.loads((target / "evidence.intoto.jsonl").read_bytes())
+    if edit_statement is not None:
+        stmt = json.loads((target / "evidence.json").read_bytes())
+        edit_statement(stmt)
+        data = json.dumps(stmt, sort_keys=True, separators=(",", ":")).encode()
+        (target / "evidence.json").write_bytes(data)
+        envelope["payload"] = base64.b64encode(data).decode()
+    if edit_envelope is not None:
+        edit_envelope(envelope)
+    (target / "evidence.intoto.jsonl").write_bytes(dsse.canonical(envelope) + b"\n")
+    remanifest(target)
+
+
+# Each: the edit, and the FAIL line that must name it (the statement's edits keep the old
+# signature, so with the pinned key "does not verify" must be reported beside it).
+MALFORMED = {
+    "payload-number": (lambda e: e.__setitem__("payload", 5), None, "payload is not a base64"),
+    "sig-number": (
+        lambda e: e["signatures"][0].__setitem__("sig", 5),
+        None,
+        "signature 0 is not a base64 string",
+    ),
+    "subject-digest-string": (
+        None,
+        lambda st: st["subject"].append({"name": "x", "digest": "sha256:00"}),
+        "is malformed (its digest is a string, not an object)",
+    ),
+    "subject-name-list": (
+        None,
+        lambda st: st["subject"].append({"name": ["x"], "digest": {"sha256": "00"}}),
+        "is malformed (its name is an array, not a string)",
+    ),
+    "git-commit-number": (
+        None,
+        lambda st: st["subject"][0]["digest"].__setitem__("gitCommit", 5),
+        "digest does not map algorithms to strings",
+    ),
+    "signature-claim-string": (
+        None,
+        lambda st: st["predicate"].__setitem__("signature", "yes"),
+        "predicate.signature is a string, not an object",
+    ),
+    "git-list": (
+        None,
+        lambda st: st["predicate"].__setitem__("git", []),
+        "predicate.git is an array, not an object",
+    ),
+    "run-list": (
+        None,
+        lambda st: st["predicate"].__setitem__("run", []),
+        "predicate.run is an array, not an object",
+    ),
+    "policy-list": (
+        None,
+        lambda st: st["predicate"].__setitem__("policy", []),
+        "predicate.policy is an array, not an object",
+    ),
+    "gates-number": (
+        None,
+        lambda st: st["predicate"].__setitem__("gates", 5),
+        "predicate.gates is a number, not an array",
+    ),
+    "changed-numbers": (
+        None,
+        lambda st: st["predicate"]["git"].update(dirty=True, changed=[1, 2]),
+        "uncommitted changes (1, 2)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_malformed_bundle_fails_with_a_line_naming_it(signed, case, capsys):
+    target, run, key = signed
+    edit_envelope, edit_statement, named = MALFORMED[case]
+    forge(target, edit_envelope, edit_statement)
+    for pinned in (key, None):
+        report = verify(target, expect(run, key=pinned))  # never raises
+        assert any(named in line for line in report.failures), report.lines()
+        if edit_statement is not None and pinned is not None:
+            assert any("does not verify" in line for line in report.failures), report.lines()
+    # The command line, too, prints FAIL lines and its verdict (no traceback).
+    (run.settings.root / "pyproject.toml").write_text("[tool.platformgates]\n")
+    argv = ["verify", str(target), "--project", str(run.settings.root), "--commit", COMMIT]
+    assert cli.main(argv) == 1
+    assert "NOT VERIFIED" in capsys.readouterr().out
+
+
+def test_a_check_that_trips_over_the_statement_fails_alone(signed, monkeypatch):
+    # Belt and braces behind _shape: a check that still raises is a FAIL line naming it.
+    from pytest_platformgates.evidence import verify as verifying
+
+    target, run, key = signed
+
+    def tripping(stmt, expect, report):
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(verifying, "_policy", tripping)
+    report = verify(target, expect(run, key=key))
+    assert report.failures == [
+        "evidence.json: malformed, policy cannot be checked (TypeError: unhashable type: 'list')"
+    ]
+    assert any("pinned key" in line for line in report.passed)  # the others still ran
+
+
+def _malleate(sig: str) -> str:
+    """The same 64 bytes in other base64: the last character's unused low bits flipped."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    edited = sig[:-3] + alphabet[alphabet.index(sig[-3]) ^ 1] + sig[-2:]
+    assert edited != sig and base64.b64decode(edited) == base64.b64decode(sig)
+    return edited
+
+
+# Edits of the envelope that leave the signed statement intact but change the file.
+ENVELOPE_EDITS = {
+    "junk-signature-entry": (
+        lambda e: e["signatures"].append({"keyid": "00" * 32, "sig": "AAAA", "note": "x"}),
+        "signature 1 is not a {keyid, sig} object",
+    ),
+    "non-object-signature": (
+        lambda e: e["signatures"].insert(0, "not a DSSE signature"),
+        "signature 0 is not a {keyid, sig} object",
+    ),
+    "extra-field-in-signature": (
+        lambda e: e["signatures"][0].__setitem__("comment", "added after signing"),
+        "signature 0 is not a {keyid, sig} object",
+    ),
+    "keyid-number": (
+        lambda e: e["signatures"][0].__setitem__("keyid", 5),
+        "signature 0: keyid is not a string",
+    ),
+    "signatures-object": (
+        lambda e: e.__setitem__("signatures", {"a": 1}),
+        "signatures is not an array",
+    ),
+    "sig-other-padding-bits": (
+        lambda e: e["signatures"][0].__setitem__("sig", _malleate(e["signatures"][0]["sig"])),
+        "signature 0 is not in canonical base64",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ENVELOPE_EDITS)
+def test_an_envelope_not_exactly_as_written_fails_even_with_the_key(signed, case):
+    target, run, key = signed
+    edit, named = ENVELOPE_EDITS[case]
+    forge(target, edit_envelope=edit)
+    for pinned in (key, None):
+        problems = failures(target, expect(run, key=pinned))
+        assert problems == [f"evidence.intoto.jsonl: {named}: the file was edited"]
+
+
+def test_a_payload_in_other_base64_is_refused():
+    written = dsse.envelope(b"ab", None)  # "YWI=": the "I" carries two unused bits
+    doc = dsse.read_envelope(written)
+    assert dsse.payload(doc) == b"ab"
+    doc["payload"] = "YWJ="
+    assert base64.b64decode(doc["payload"]) == b"ab"
+    with pytest.raises(ValueError, match="payload is not in canonical base64"):
+        dsse.read_envelope(dsse.canonical(doc) + b"\n")
+
+
+def test_a_manifest_with_another_top_level_key_fails(signed):
+    target, run, key = signed
+    doc = json.loads((target / "manifest.json").read_bytes())
+    doc["comment"] = "not part of the manifest format"
+    (target / "manifest.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    problems = failures(target, expect(run, key=key))
+    assert problems == [
+        "manifest.json: not a platformgates manifest (only algorithm and files; 'comment')"
+    ]
+    with pytest.raises(ValueError, match="no 'files'"):
+        manifest.parse(b'{\n  "algorithm": "sha256"\n}\n')
+
+
 def test_a_stripped_signature_is_caught_even_without_a_key(signed):
     target, run, _key = signed
     envelope = json.loads((target / "evidence.intoto.jsonl").read_bytes())

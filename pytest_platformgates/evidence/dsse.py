@@ -214,7 +214,13 @@ def canonical(doc: Any) -> bytes:
 
 
 def read_envelope(data: bytes) -> dict[str, Any]:
-    """Parse an envelope file, insisting on the exact bytes we write (no silent edits)."""
+    """Parse an envelope file, insisting on the exact bytes we write (no silent edits).
+
+    Exactly what :func:`envelope` writes: the three keys, a base64 payload, and
+    signatures that are ``{"keyid", "sig"}`` objects of strings with ``sig`` in canonical
+    base64. Anything else (a junk entry, an extra field, a ``sig`` re-encoded with other
+    padding bits that decodes to the same bytes) changed the file after it was written.
+    """
     try:
         doc = json.loads(data)
     except ValueError as exc:
@@ -225,14 +231,36 @@ def read_envelope(data: bytes) -> dict[str, Any]:
         raise ValueError("not in the canonical form platformgates writes: the file was edited")
     if doc["payloadType"] != PAYLOAD_TYPE:
         raise ValueError(f"payloadType is {doc['payloadType']!r}, not {PAYLOAD_TYPE!r}")
+    _canonical_base64(doc["payload"], "payload")
+    signatures = doc["signatures"]
+    if not isinstance(signatures, list):
+        raise ValueError("signatures is not an array: the file was edited")
+    for index, entry in enumerate(signatures):
+        what = f"signature {index}"
+        if not isinstance(entry, dict) or set(entry) != {"keyid", "sig"}:
+            raise ValueError(f"{what} is not a {{keyid, sig}} object: the file was edited")
+        if not isinstance(entry["keyid"], str):
+            raise ValueError(f"{what}: keyid is not a string: the file was edited")
+        _canonical_base64(entry["sig"], what)
     return doc
 
 
-def payload(doc: Mapping[str, Any]) -> bytes:
+def _canonical_base64(value: Any, what: str) -> bytes:
+    """``value`` decoded, when it is base64 exactly as b64encode writes it; else ValueError."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not a base64 string")
     try:
-        return base64.b64decode(doc["payload"], validate=True)
+        decoded = base64.b64decode(value, validate=True)
     except ValueError as exc:
-        raise ValueError(f"payload is not base64: {exc}") from None
+        raise ValueError(f"{what} is not base64: {exc}") from None
+    # b64decode ignores the unused low bits of the last character: two strings, one value.
+    if base64.b64encode(decoded).decode("ascii") != value:
+        raise ValueError(f"{what} is not in canonical base64: the file was edited")
+    return decoded
+
+
+def payload(doc: Mapping[str, Any]) -> bytes:
+    return _canonical_base64(doc["payload"], "payload")
 
 
 def check_signature(doc: Mapping[str, Any], public: Ed25519PublicKey) -> str:
@@ -248,7 +276,7 @@ def check_signature(doc: Mapping[str, Any], public: Ed25519PublicKey) -> str:
         if not isinstance(entry, dict) or entry.get("keyid") != wanted:
             continue
         try:
-            public.verify(base64.b64decode(entry.get("sig", ""), validate=True), body)
+            public.verify(_canonical_base64(entry.get("sig"), "sig"), body)
         except (InvalidSignature, ValueError):
             raise ValueError(f"the signature by key {wanted[:16]} does not verify") from None
         return wanted

@@ -32,6 +32,9 @@ def parse(data: bytes) -> dict[str, str]:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict) or doc.get("algorithm") != ALGORITHM:
         raise ValueError(f"not a platformgates manifest (algorithm must be {ALGORITHM})")
+    if set(doc) != {"algorithm", "files"}:
+        extra = ", ".join(sorted(map(repr, set(doc) - {"algorithm", "files"}))) or "no 'files'"
+        raise ValueError(f"not a platformgates manifest (only algorithm and files; {extra})")
     files = doc.get("files")
     if not isinstance(files, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in files.items()

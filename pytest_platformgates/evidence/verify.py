@@ -91,13 +91,62 @@ def verify(directory: Path, expect: Expectations) -> Report:
     stmt = _statement(files, report)
     if stmt is None:
         return report
-    _signature(files, stmt, expect, report)
     predicate = stmt["predicate"]
-    _commit(stmt, predicate, expect, report)
-    _policy(predicate, expect, report)
-    _gates(predicate, expect, report)
-    _partial(predicate, expect, report)
+    _shape(predicate, report)
+    # The statement is read before its signature is checked, so its shapes are the
+    # forger's: each check reads a malformed part as empty (_part), and one that still
+    # trips over it fails on its own, with the other checks' results kept.
+    checks = {
+        "signature": _signature,
+        "commit": _commit,
+        "policy": _policy,
+        "gates": _gates,
+        "partial scan": _partial,
+    }
+    for name, check in checks.items():
+        try:
+            check(stmt, expect, report)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            report.failures.append(
+                f"{bundle.STATEMENT}: malformed, {name} cannot be checked "
+                f"({type(exc).__name__}: {exc})"
+            )
     return report
+
+
+# The parts of the predicate verify reads, with the JSON type each must have.
+_SHAPES: dict[str, type] = {
+    "signature": dict,
+    "git": dict,
+    "run": dict,
+    "policy": dict,
+    "verdicts": dict,
+    "gates": list,
+}
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "a number"}
+
+
+def _json_type(value: Any) -> str:
+    for kind, name in _JSON_NAMES.items():
+        if isinstance(value, kind) and not isinstance(value, bool):
+            return name
+    return {True: "true", False: "false", None: "null"}.get(value, type(value).__name__)
+
+
+def _shape(predicate: dict[str, Any], report: Report) -> None:
+    """A FAIL for each part verify reads that is there but of the wrong JSON type."""
+    for key, kind in _SHAPES.items():
+        if key in predicate and not isinstance(predicate[key], kind):
+            report.failures.append(
+                f"{bundle.STATEMENT}: predicate.{key} is {_json_type(predicate[key])}, not "
+                f"{_JSON_NAMES[kind]}: the statement is malformed"
+            )
+
+
+def _part(predicate: dict[str, Any], key: str) -> dict[str, Any]:
+    """``predicate[key]`` when it is an object, else empty (_shape reported it)."""
+    value = predicate.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _files(directory: Path, report: Report) -> dict[str, bytes] | None:
@@ -172,10 +221,16 @@ def _statement(files: dict[str, bytes], report: Report) -> dict[str, Any] | None
         report.failures.append(f"{bundle.STATEMENT}: predicate or subject missing")
         return None
     attested = {}
-    for subject in stmt["subject"]:
-        digest = subject.get("digest", {}) if isinstance(subject, dict) else {}
-        if "sha256" in digest:
-            attested[subject.get("name")] = digest["sha256"]
+    for index, subject in enumerate(stmt["subject"]):
+        malformed = _malformed_subject(subject)
+        if malformed:
+            # Reported, and the checks go on: with a pinned key the signature tells.
+            report.failures.append(
+                f"{bundle.STATEMENT}: subject {index} is malformed ({malformed})"
+            )
+            continue
+        if "sha256" in subject["digest"]:
+            attested[subject["name"]] = subject["digest"]["sha256"]
     covered = set(files) - {bundle.STATEMENT, bundle.ENVELOPE, bundle.MANIFEST}
     bad = sorted(
         n for n in covered if attested.get(n) != hashlib.sha256(files[n]).hexdigest()
@@ -190,11 +245,23 @@ def _statement(files: dict[str, bytes], report: Report) -> dict[str, Any] | None
     return stmt
 
 
-def _signature(
-    files: dict[str, bytes], stmt: dict[str, Any], expect: Expectations, report: Report
-) -> None:
+def _malformed_subject(subject: Any) -> str:
+    """Why an in-toto subject is not ``{"name": str, "digest": {str: str}}``; empty if it is."""
+    if not isinstance(subject, dict):
+        return f"{_json_type(subject)}, not an object"
+    if not isinstance(subject.get("name"), str):
+        return f"its name is {_json_type(subject.get('name'))}, not a string"
+    digest = subject.get("digest")
+    if not isinstance(digest, dict):
+        return f"its digest is {_json_type(digest)}, not an object"
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in digest.items()):
+        return "its digest does not map algorithms to strings"
+    return ""
+
+
+def _signature(stmt: dict[str, Any], expect: Expectations, report: Report) -> None:
     envelope = stmt.pop("_envelope")
-    claimed = stmt["predicate"].get("signature", {})
+    claimed = _part(stmt["predicate"], "signature")
     signed = bool(envelope["signatures"])
     if claimed.get("signed") and not signed:
         report.failures.append(
@@ -238,13 +305,12 @@ def _signature(
         report.warnings.append(message)
 
 
-def _commit(
-    stmt: dict[str, Any], predicate: dict[str, Any], expect: Expectations, report: Report
-) -> None:
+def _commit(stmt: dict[str, Any], expect: Expectations, report: Report) -> None:
+    predicate = stmt["predicate"]
     commits = [
         s["digest"]["gitCommit"]
         for s in stmt["subject"]
-        if isinstance(s, dict) and "gitCommit" in s.get("digest", {})
+        if not _malformed_subject(s) and "gitCommit" in s["digest"]
     ]
     if not commits:
         report.failures.append("the bundle names no git commit (the run was not in a repository)")
@@ -255,9 +321,10 @@ def _commit(
         )
     elif expect.commit is not None:
         report.passed.append(f"the bundle belongs to commit {expect.commit[:12]}")
-    git = predicate.get("git", {})
+    git = _part(predicate, "git")
     if git.get("dirty"):
-        changed = ", ".join(git.get("changed", [])[:5])
+        listed = git.get("changed")
+        changed = ", ".join(map(str, listed[:5] if isinstance(listed, list) else ()))
         message = f"the run tested a working tree with uncommitted changes ({changed})"
         if expect.allow_dirty:
             report.warnings.append(message)
@@ -267,8 +334,8 @@ def _commit(
             )
 
 
-def _policy(predicate: dict[str, Any], expect: Expectations, report: Report) -> None:
-    policy = predicate.get("policy", {})
+def _policy(stmt: dict[str, Any], expect: Expectations, report: Report) -> None:
+    policy = _part(stmt["predicate"], "policy")
     recorded = policy.get("digest")
     effective = policy.get("effective")
     canonical = json.dumps(effective, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -286,7 +353,8 @@ def _policy(predicate: dict[str, Any], expect: Expectations, report: Report) -> 
     report.passed.append(f"policy digest {recorded[:12]} matches the project's configuration")
 
 
-def _gates(predicate: dict[str, Any], expect: Expectations, report: Report) -> None:
+def _gates(stmt: dict[str, Any], expect: Expectations, report: Report) -> None:
+    predicate = stmt["predicate"]
     verdicts = predicate.get("verdicts", {})
     if not isinstance(verdicts, dict):
         report.failures.append("the statement records no gate verdicts")
@@ -300,7 +368,7 @@ def _gates(predicate: dict[str, Any], expect: Expectations, report: Report) -> N
         report.failures.append(f"required gates did not pass: {'; '.join(bad)}")
     else:
         report.passed.append(f"every required gate passed ({', '.join(expect.required)})")
-    status = predicate.get("run", {}).get("exit_status")
+    status = _part(predicate, "run").get("exit_status")
     if status != 0:
         report.failures.append(f"pytest exited with status {status}: the run did not pass")
 
@@ -310,15 +378,17 @@ def _gates(predicate: dict[str, Any], expect: Expectations, report: Report) -> N
 PARTIAL_NOTE = "partial scan (--gates-changed)"
 
 
-def _partial(predicate: dict[str, Any], expect: Expectations, report: Report) -> None:
+def _partial(stmt: dict[str, Any], expect: Expectations, report: Report) -> None:
     """A ``--gates-changed`` run checked only the changed files: not proof of the commit."""
-    run = predicate.get("run")
-    partial = run.get("partial") if isinstance(run, dict) else None
+    predicate = stmt["predicate"]
+    partial = _part(predicate, "run").get("partial")
+    gate_records = predicate.get("gates")
     noted = sorted(
         str(g.get("gate"))
-        for g in predicate.get("gates") or ()
+        for g in (gate_records if isinstance(gate_records, list) else ())
         if isinstance(g, dict)
-        and any(isinstance(n, str) and n.startswith(PARTIAL_NOTE) for n in g.get("notes") or ())
+        and isinstance(g.get("notes"), list)
+        and any(isinstance(n, str) and n.startswith(PARTIAL_NOTE) for n in g["notes"])
     )
     if partial is None and not noted:
         return
