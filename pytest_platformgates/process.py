@@ -13,8 +13,10 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.version import InvalidVersion, Version
 
@@ -165,6 +167,38 @@ def allow_tools() -> None:
     """Start tools again after :func:`stop_tools` (the next session in this process)."""
     with _RUNNING.lock:
         _RUNNING.refusing = False
+
+
+_Item = TypeVar("_Item")
+_Answer = TypeVar("_Answer")
+
+
+def map_in_threads(
+    call: Callable[[_Item], _Answer], items: Sequence[_Item], workers: int
+) -> list[_Answer]:
+    """``[call(item) for item in items]``, ``workers`` at a time, for calls that run tools.
+
+    A Ctrl-C reaches the main thread only, never the threads waiting for their tools
+    (each in a session of its own, out of the terminal's reach): those are stopped
+    (:func:`stop_tools`, as the runner does for prefetched gates), or the interrupted run
+    would wait for each of them up to its gate's timeout.
+    """
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))))
+    try:
+        answers = list(pool.map(call, items))
+    except Exception:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_tools()
+        try:
+            pool.shutdown(wait=True)
+        finally:
+            allow_tools()
+        raise
+    pool.shutdown()
+    return answers
 
 
 def installed_version(distribution: str, minimum: str, below: str) -> str:

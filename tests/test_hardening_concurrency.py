@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -152,6 +153,68 @@ def test_ctrl_c_stops_a_hung_tool_and_its_children_at_once(project, tmp_path, mo
         for pid in (tool, child):
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        if run.poll() is None:
+            run.kill()
+
+
+HANGING_PLUGIN = """
+from detect_secrets.plugins.base import BasePlugin
+
+
+class Hanging(BasePlugin):
+    secret_type = "Hanging"  # pragma: allowlist secret
+
+    def analyze_string(self, string):
+        import os, time
+        with open({pids!r}, "w") as out:
+            out.write(str(os.getpid()))
+        time.sleep(600)
+        return []
+"""
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [("--gates-only",), ("--gates", "--gates-inline")],
+    ids=["threads", "inline"],
+)
+def test_ctrl_c_stops_a_hung_worker_of_a_sharded_gate_at_once(project, tmp_path, mode):
+    # The secrets gate waits for its detect-secrets workers in threads of its own: a
+    # Ctrl-C, which only the main thread sees, must still stop them (process.map_in_threads).
+    from secrets_support import detect_secrets_cli
+
+    pids = tmp_path / "pids"
+    project.write(".gitignore", "gate-evidence/\n.pytest_cache/\n__pycache__/\n")
+    project.write("plugins/hanging.py", HANGING_PLUGIN.format(pids=str(pids)))
+    project.write("app.py", "VALUE = 1\n")
+    project.write("test_app.py", "def test_app():\n    pass\n")
+    baseline = detect_secrets_cli(["scan", "app.py"], project.path)
+    baseline["plugins_used"].append({"name": "Hanging", "path": "file://plugins/hanging.py"})
+    project.write(".secrets.baseline", json.dumps(baseline))
+    project.configure({"secrets": {"timeout": 600, "processes": 2}})
+    project.commit()
+
+    run = _pytest(project.path, *mode)
+    deadline = time.monotonic() + 120
+    while not pids.exists() or not pids.read_text().strip():
+        assert run.poll() is None, run.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    worker = int(pids.read_text())
+    interrupted = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    try:
+        out = run.communicate(timeout=60)[0]
+        took = time.monotonic() - interrupted
+        assert run.returncode == 2, out
+        assert took < 20, f"the run took {took:.0f} s to stop after Ctrl-C"
+        stopped = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < stopped:
+            time.sleep(0.1)
+        assert not _alive(worker), "the hung worker outlived the run"
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
         if run.poll() is None:
             run.kill()
 

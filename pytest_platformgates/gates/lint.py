@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -204,24 +203,7 @@ class LintGate(FileGate):
         does not account for a batch: ``--show-files`` ignores `[tool.ruff.lint] exclude`,
         and its one-path-a-line output cannot carry a file name holding a newline.
         """
-        pool = ThreadPoolExecutor(max_workers=max(1, min(PROBE_WORKERS, len(paths))))
-        try:
-            verdicts = list(pool.map(lambda path: self._lints(path, ctx), paths))
-        except Exception:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        except BaseException:
-            # A Ctrl-C reaches this thread, not the threads waiting for the probes'
-            # tools: stop those (as the runner does for prefetched gates), or the run
-            # would wait for each of them up to the gate's timeout.
-            pool.shutdown(wait=False, cancel_futures=True)
-            process.stop_tools()
-            try:
-                pool.shutdown(wait=True)
-            finally:
-                process.allow_tools()
-            raise
-        pool.shutdown()
+        verdicts = process.map_in_threads(lambda path: self._lints(path, ctx), paths, PROBE_WORKERS)
         return [p for p, lints in zip(paths, verdicts, strict=True) if lints]
 
     def _lints(self, path: str, ctx: GateContext) -> bool:

@@ -27,7 +27,6 @@ import sys
 import tokenize
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import InventoryFile
 from ..model import Analysis, Finding, Severity
-from ..process import installed_version, run_tool, stderr_tail
+from ..process import installed_version, map_in_threads, run_tool, stderr_tail
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -292,11 +291,9 @@ class SastGate(FileGate):
             "tests": list(setup.tests),
             "skips": list(setup.skips),
         }
-        with ThreadPoolExecutor(max_workers=len(shards)) as pool:
-            futures = [
-                pool.submit(_run_worker, {**request, "files": shard}, ctx) for shard in shards
-            ]
-            reports = [f.result() for f in futures]
+        reports = map_in_threads(
+            lambda shard: _run_worker({**request, "files": shard}, ctx), shards, len(shards)
+        )
         for report in reports:
             if report["invalid"]:
                 raise GateError(*report["invalid"])

@@ -19,7 +19,6 @@ detect-secrets' ``hashed_secret``.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -39,7 +38,7 @@ from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile
 from ..model import Analysis, Finding, Severity
-from ..process import installed_version, run_tool
+from ..process import installed_version, map_in_threads, run_tool
 from .secrets_prefilter import Prefilter
 
 PROTOCOL = 1
@@ -166,8 +165,9 @@ class SecretsGate(FileGate):
             "baseline": Path(plan.baseline_path).name if plan.baseline_path else None,
             "filename_heuristics": bool(ctx.settings["filename_heuristics"]),
         }
-        with concurrent.futures.ThreadPoolExecutor(len(shards)) as pool:
-            replies = list(pool.map(lambda shard: _run_worker(request, shard, ctx), shards))
+        replies = map_in_threads(
+            lambda shard: _run_worker(request, shard, ctx), shards, len(shards)
+        )
 
         findings: list[Finding] = []
         problems: list[str] = []
