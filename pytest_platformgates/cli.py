@@ -166,7 +166,14 @@ def _add_verify(sub: Any) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     from .evidence import dsse
-    from .evidence.verify import VERIFY_KEY_VARIABLE, Expectations, head_commit, in_ci, verify
+    from .evidence.verify import (
+        VERIFY_KEY_VARIABLE,
+        Expectations,
+        head_commit,
+        in_ci,
+        resolve_commit,
+        verify,
+    )
 
     project = args.project.resolve()
     source = project / "pyproject.toml"
@@ -178,7 +185,7 @@ def _verify(args: argparse.Namespace) -> int:
     key_text = args.key or os.environ.get(VERIFY_KEY_VARIABLE, "")
     try:
         key = dsse.load_public_key(key_text) if key_text.strip() else None
-        commit = args.commit or head_commit(project)
+        commit = resolve_commit(project, args.commit) if args.commit else head_commit(project)
     except (dsse.SigningKeyError, ValueError) as exc:
         print(f"platformgates: error: {exc}", file=sys.stderr)
         return 2

@@ -468,7 +468,12 @@ def test_the_command_line_checks_head_and_the_project_policy(
     assert cli.main(argv) == 1
     assert "is for commit" in capsys.readouterr().out
     assert cli.main([*argv, "--commit", commit]) == 0
+    # What git means by a name: an abbreviated or upper-case SHA names the same commit.
+    assert cli.main([*argv, "--commit", commit[:8]]) == 0
+    assert cli.main([*argv, "--commit", commit.upper()]) == 0
     capsys.readouterr()
+    assert cli.main([*argv, "--commit", "no-such-ref"]) == 2
+    assert "cannot read no-such-ref" in capsys.readouterr().err
 
     project.write("pyproject.toml", '[tool.platformgates]\nfail_on = "low"\n')
     assert cli.main([*argv, "--commit", commit]) == 1

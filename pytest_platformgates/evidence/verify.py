@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,18 +63,33 @@ class Expectations:
 
 
 def head_commit(project: Path) -> str:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "HEAD^{commit}"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return resolve_commit(project, "HEAD")
+
+
+def resolve_commit(project: Path, name: str) -> str:
+    """The full SHA of commit ``name`` (``HEAD``, a short or upper-case SHA, a tag).
+
+    A full SHA needs no repository (a bundle may be checked away from the checkout); any
+    other name is resolved by git in ``project``, so ``--commit af121a80`` means what git
+    means by it instead of failing as "another commit".
+    """
+    if re.fullmatch(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", name):
+        return name.lower()
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--end-of-options", f"{name}^{{commit}}"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ValueError(f"cannot ask git for commit {name!r} in {project}: {exc}") from None
     if proc.returncode != 0:
         raise ValueError(
-            f"cannot read HEAD in {project}: {proc.stderr.strip()}; run verify in the git "
+            f"cannot read {name} in {project}: {proc.stderr.strip()}; run verify in the git "
             "checkout the bundle was made from (or --project DIR), or name the commit "
-            "with --commit SHA"
+            "with --commit SHA (its full 40 characters work anywhere)"
         )
     return proc.stdout.strip()
 
