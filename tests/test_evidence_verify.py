@@ -533,3 +533,12 @@ def test_publishing_a_file_at_a_time_writes_the_same_bundle_as_composing_it_whol
     assert not staging.exists()
     report = verify(streamed, expect(run, key=public_key, require_signature=True))
     assert report.ok, report.lines()
+
+
+def test_a_run_outside_git_fails_for_its_missing_commit_only(tmp_path):
+    # Outside a repository the git state says "dirty" (nothing is committed); the one
+    # failure that means anything is the missing commit.
+    run = make_run(tmp_path, [record("lint")], commit=None, dirty=True)
+    found = failures(write_bundle(run), expect(run, commit=None))
+    assert any("names no git commit" in f for f in found)
+    assert not any("uncommitted changes" in f for f in found)

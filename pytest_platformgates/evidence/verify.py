@@ -338,7 +338,9 @@ def _commit(stmt: dict[str, Any], expect: Expectations, report: Report) -> None:
     elif expect.commit is not None:
         report.passed.append(f"the bundle belongs to commit {expect.commit[:12]}")
     git = _part(predicate, "git")
-    if git.get("dirty"):
+    # Outside a repository there is no commit to compare a working tree with: the
+    # failure above says so, and "uncommitted changes ()" would only mislead.
+    if commits and git.get("dirty"):
         listed = git.get("changed")
         changed = ", ".join(map(str, listed[:5] if isinstance(listed, list) else ()))
         message = f"the run tested a working tree with uncommitted changes ({changed})"
