@@ -128,41 +128,40 @@ def test_a_syntax_error_is_critical_and_not_double_reported(project):
     assert "format " not in out.split("summary")[0].replace("format`", "")
 
 
-def test_ruff_excluding_every_file_is_an_error_not_a_pass(project, ruff_answers):
-    project.configure({"lint": {}}, extra='\n[tool.ruff]\nextend-exclude = ["*.py"]\n')
+@pytest.mark.parametrize(
+    "table",
+    ['[tool.ruff]\nextend-exclude = ["*.py"]', '[tool.ruff.lint]\nexclude = ["*"]'],
+    ids=["exclude", "lint.exclude"],  # `ruff check --show-files` does not apply lint.exclude
+)
+def test_ruff_excluding_every_file_is_an_error_not_a_pass(project, ruff_answers, table):
+    project.configure({"lint": {}}, extra=f"\n{table}\n")
     project.write("a.py", "import os\n")
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*ruff's configuration excludes all 1 files in scope*"])
 
 
-def test_files_ruff_excludes_are_named(project, ruff_answers):
-    project.configure({"lint": {}}, extra='\n[tool.ruff]\nextend-exclude = ["gen"]\n')
+@pytest.mark.parametrize(
+    ("table", "left_out", "reason"),
+    [
+        ('[tool.ruff]\nextend-exclude = ["gen"]', "import os\n", "excluded"),
+        ('[tool.ruff.lint]\nexclude = ["gen/*"]', "import os\n", "excluded from ruff check"),
+        (
+            '[tool.ruff.format]\nexclude = ["gen/*"]',
+            "def f( a ):\n  return a\n",
+            "excluded from ruff format",
+        ),
+    ],
+    ids=["exclude", "lint.exclude", "format.exclude"],
+)
+def test_files_ruff_leaves_out_are_named(project, ruff_answers, table, left_out, reason):
+    # What is left out would fail the gate if it were checked: a pass proves it was not.
+    project.configure({"lint": {}}, extra=f"\n{table}\n")
     project.write("a.py", "x = 1\n")
-    project.write("gen/b.py", "import os\n")
-    result = project.pytester.runpytest("--gates-only", "-rA")
-    result.assert_outcomes(passed=1)
-    # a passing gate's notes reach the JUnit/evidence figures; the count is a figure
-    result = project.pytester.runpytest("--gates-only", "--junitxml=j.xml")
-    assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
-
-
-def test_lint_exclude_of_every_file_is_an_error_not_a_pass(project, ruff_answers):
-    # `ruff check --show-files` does not apply [tool.ruff.lint] exclude: ruff is asked per file.
-    project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["*"]\n')
-    project.write("a.py", "import os\n")
-    result = project.pytester.runpytest("--gates-only")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ruff's configuration excludes all 1 files in scope*"])
-
-
-def test_files_lint_exclude_leaves_out_are_named(project, ruff_answers):
-    project.configure({"lint": {}}, extra='\n[tool.ruff.lint]\nexclude = ["gen/*"]\n')
-    project.write("a.py", "x = 1\n")
-    project.write("gen/b.py", "import os\n")
+    project.write("gen/b.py", left_out)
     result = project.pytester.runpytest("--gates-only", "--junitxml=j.xml", "-rA")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*gen/b.py (excluded from ruff check by the ruff configuration)*"])
+    result.stdout.fnmatch_lines([f"*gen/b.py ({reason} by the ruff configuration)*"])
     assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
 
 
@@ -187,18 +186,6 @@ def test_format_exclude_of_every_file_is_an_error_unless_format_is_off(project, 
     )
     project.configure({"lint": {"format": False}}, extra=extra)
     project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
-
-
-def test_files_format_exclude_leaves_out_are_named(project, ruff_answers):
-    project.configure({"lint": {}}, extra='\n[tool.ruff.format]\nexclude = ["gen/*"]\n')
-    project.write("a.py", "x = 1\n")
-    project.write("gen/b.py", "def f( a ):\n  return a\n")
-    result = project.pytester.runpytest("--gates-only", "--junitxml=j.xml", "-rA")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        ["*gen/b.py (excluded from ruff format by the ruff configuration)*"]
-    )
-    assert gate_properties(project.path / "j.xml", "lint")["gate.figure.files_skipped"] == "1"
 
 
 def test_a_file_name_with_a_newline_is_linted(project, ruff_answers):
