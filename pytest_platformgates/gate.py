@@ -145,6 +145,17 @@ class FileGate(Gate):
     def selects(self, file: InventoryFile) -> bool:
         return any(fnmatchcase(file.name, p) for p in self.patterns)
 
+    def nothing_scanned(self, figures: Mapping[str, int | float | str], ctx: GateContext) -> str:
+        """The problem of a run whose tool, by its own configuration, scanned no file.
+
+        A gate that can name the setting that did it says so instead.
+        """
+        return (
+            f"the tool scanned none of the {figures['files_checked']} file(s) in scope: its "
+            "own configuration skipped them all (named in the note), so nothing was looked "
+            "at; change that configuration, or disable the gate deliberately"
+        )
+
     def tool_versions(self, ctx: GateContext) -> Mapping[str, str]:
         """Versions of the tools used; a change invalidates the cache."""
         return {}
@@ -325,9 +336,14 @@ class FileGate(Gate):
             figures[figure] = len(knowingly)
             listed = ", ".join(knowingly[:10]) + (" ..." if len(knowingly) > 10 else "")
             ctx.notes.append(f"{len(knowingly)} {described}: {listed}")
+        problems = tuple(analysed.problems)
+        # Files in scope, none of them scanned, nothing found: a pass would vouch for files
+        # nobody looked at. Cached skips count too, so a warm run errors as the cold one.
+        if selected and len(readable) == len(skipped) and not findings and not problems:
+            problems = (self.nothing_scanned(figures, ctx),)
         return Analysis(
             findings=tuple(findings),
-            problems=tuple(analysed.problems),
+            problems=problems,
             figures=figures,
             tool_versions=versions,
             notes=tuple(ctx.notes),

@@ -140,6 +140,37 @@ def test_a_gate_that_declares_it_reads_no_files_cannot_read_them_by_mistake(proj
     result.stdout.fnmatch_lines(["*gate 'careless' declares reads_files = False*"])
 
 
+def test_a_file_gate_whose_tool_skips_every_file_errors_cold_and_warm(project):
+    # A third-party file gate gets the rule with no code of its own: files in scope, none
+    # scanned, nothing found is never a pass (gate.py), also when served from the cache.
+    project.write(
+        "picky_gate.py",
+        textwrap.dedent(
+            """
+            from pytest_platformgates import FileGate, hookimpl
+            from pytest_platformgates.gate import FileAnalysis
+
+            class Picky(FileGate):
+                name = "picky"
+                patterns = ("*.txt",)
+
+                def analyse(self, files, ctx):
+                    return FileAnalysis(skipped={f.path: "excluded by its config" for f in files})
+
+            @hookimpl
+            def platformgates_gates():
+                return [Picky()]
+            """
+        ),
+    )
+    project.write("a.txt", "text\n")
+    project.configure({"picky": {}}, plugins=["picky_gate"])
+    for _run in ("cold", "warm"):
+        result = project.pytester.runpytest("--gates-only", "-p", "no:randomly")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*the tool scanned none of the 1 file(s) in scope*"])
+
+
 def test_a_gate_returning_the_wrong_type_errors(project):
     project.write(
         "sloppy_gate.py",

@@ -29,7 +29,7 @@ import re
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +146,47 @@ class SecretsGate(FileGate):
 
     def check(self, ctx: GateContext) -> Analysis:
         try:
-            analysis = super().check(ctx)
-            if analysis.problems or "files_checked" not in analysis.figures:
-                return analysis
-            return _refuse_an_empty_scan(analysis, self._plan(ctx))
+            return super().check(ctx)
         finally:
             self._plans.pop(id(ctx), None)
+
+    def nothing_scanned(self, figures: Mapping[str, int | float | str], ctx: GateContext) -> str:
+        """Which of detect-secrets' filters left every file in scope unscanned, and the remedy.
+
+        Its filters (the baseline's ``--exclude-files`` regexes, its name heuristics, the
+        baseline itself) are honoured per file; the count is over cached and fresh files
+        alike (gate.py), so a warm run errors too.
+        """
+        plan = self._plan(ctx)
+        readable = int(figures.get("files_analysed", 0)) + int(figures.get("files_cached", 0))
+        skipped = int(figures.get("files_skipped", 0))
+        checked = int(figures["files_checked"])
+        binary = int(figures.get("files_skipped_binary", 0))
+        parts = [f"{skipped} skipped by its filters (named in the note)"] if skipped else []
+        if binary:
+            parts.append(f"{binary} binary with names it deems non-text")
+        if checked - readable - binary:
+            parts.append(f"{checked - readable - binary} it cannot read or that are links")
+        patterns = _exclude_files_patterns(plan.config)
+        where = plan.baseline_path or DEFAULT_BASELINE
+        if patterns:
+            shown = ", ".join(repr(p) for p in patterns)
+            cause = (
+                f"; the baseline {where} excludes files matching {shown} "
+                "(detect-secrets' `--exclude-files`)"
+            )
+            remedy = (
+                "narrow that regex (the `pattern` of should_exclude_file in the baseline's "
+                "`filters_used`, written by `detect-secrets scan --exclude-files REGEX`)"
+            )
+        else:
+            cause = ""
+            remedy = "scan them (`filename_heuristics = false`), or bring text files into scope"
+        return (
+            f"detect-secrets scanned none of the {checked} file(s) in scope: "
+            f"{', '.join(parts)}{cause}. Nothing was looked at, so no secret could be found: "
+            f"{remedy}, or disable the secrets gate deliberately"
+        )
 
     # -- scanning -------------------------------------------------------------------
 
@@ -208,50 +243,6 @@ class SecretsGate(FileGate):
             file_figures=file_figures,
             figures=figures,
         )
-
-
-def _refuse_an_empty_scan(analysis: Analysis, plan: Plan) -> Analysis:
-    """The analysis as it is when detect-secrets scanned a file; an error when it scanned none.
-
-    detect-secrets' own filters (the baseline's ``--exclude-files`` regexes, its name
-    heuristics, the baseline itself) are honoured per file, and a file they skip is
-    named in a note. When they skip every file in scope, nothing was scanned: a pass
-    would claim a tree with no secret that nobody looked at. The count is over cached
-    and fresh files alike, so a warm run errors too.
-    """
-    figures = analysis.figures
-    readable = int(figures.get("files_analysed", 0)) + int(figures.get("files_cached", 0))
-    skipped = int(figures.get("files_skipped", 0))
-    if readable > skipped:
-        return analysis
-    checked = int(figures["files_checked"])
-    binary = int(figures.get("files_skipped_binary", 0))
-    parts = [f"{skipped} skipped by its filters (named in the note)"] if skipped else []
-    if binary:
-        parts.append(f"{binary} binary with names it deems non-text")
-    if checked - readable - binary:
-        parts.append(f"{checked - readable - binary} it cannot read or that are links")
-    patterns = _exclude_files_patterns(plan.config)
-    where = plan.baseline_path or DEFAULT_BASELINE
-    if patterns:
-        shown = ", ".join(repr(p) for p in patterns)
-        cause = (
-            f"; the baseline {where} excludes files matching {shown} "
-            "(detect-secrets' `--exclude-files`)"
-        )
-        remedy = (
-            "narrow that regex (the `pattern` of should_exclude_file in the baseline's "
-            "`filters_used`, written by `detect-secrets scan --exclude-files REGEX`)"
-        )
-    else:
-        cause = ""
-        remedy = "scan them (`filename_heuristics = false`), or bring text files into scope"
-    problem = (
-        f"detect-secrets scanned none of the {checked} file(s) in scope: "
-        f"{', '.join(parts)}{cause}. Nothing was looked at, so no secret could be found: "
-        f"{remedy}, or disable the secrets gate deliberately"
-    )
-    return replace(analysis, problems=(*analysis.problems, problem))
 
 
 def _exclude_files_patterns(config: Mapping[str, Any] | None) -> list[str]:
