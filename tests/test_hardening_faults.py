@@ -150,6 +150,19 @@ def installed_as(site, distribution: str, version: str) -> None:
             "3.0.0",
             "a newer major version than this pytest-platformgates supports (2.7 or later, below 3)",
         ),
+        (
+            "coverage",
+            "coverage",
+            "8.0.0",
+            "a newer major version than this pytest-platformgates supports (7.6 or later, below 8)",
+        ),
+        ("coverage", "coverage", "7.5.4", "coverage 7.5.4 is older than the supported 7.6"),
+        (
+            "sbom",
+            "cyclonedx-python-lib",
+            "12.0.0",
+            "a newer major version than this pytest-platformgates supports (8 or later, below 12)",
+        ),
     ],
     ids=[
         "bandit-newer",
@@ -157,6 +170,9 @@ def installed_as(site, distribution: str, version: str) -> None:
         "detect-secrets-newer",
         "detect-secrets-older",
         "pip-audit-newer",
+        "coverage-newer",
+        "coverage-older",
+        "cyclonedx-python-lib-newer",
     ],
 )
 def test_an_in_process_tool_of_an_unsupported_version_errors_its_gate(

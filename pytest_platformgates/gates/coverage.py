@@ -31,6 +31,7 @@ from ..hookspecs import hookimpl
 from ..inventory import FileStatus, InventoryFile, glob_to_regex
 from ..measurement import SessionCoverage, config_problem, is_config_typo
 from ..model import Analysis, Finding, Severity, fingerprint
+from ..process import installed_version
 
 if TYPE_CHECKING:
     from coverage import Coverage
@@ -47,6 +48,8 @@ RANGES_LISTED = 12
 
 DEFAULT_OMIT = ["tests/**", "test/**", "**/conftest.py", "**/test_*.py", "**/*_test.py"]
 THRESHOLDS = ("line", "branch", "per_file", "new_code")
+# The gate reads coverage.py's data and report API in-process: a new major may change it.
+MIN_COVERAGE, BELOW_COVERAGE = "7.6", "8"
 
 
 def _percent_option(name: str, default: float, help: str) -> Option:
@@ -134,6 +137,7 @@ class CoverageGate(Gate):
                 )
 
     def check(self, ctx: GateContext) -> Analysis:
+        _coverage_version()
         if self._snapshot is None:
             raise GateError(
                 "coverage was not measured in this session: the platformgates measurement "
@@ -798,6 +802,5 @@ def platformgates_gates() -> list[Gate]:
 
 
 def _coverage_version() -> str:
-    import coverage
-
-    return str(coverage.__version__)
+    """coverage.py's version when it is a supported one, else :class:`GateError`."""
+    return installed_version("coverage", MIN_COVERAGE, BELOW_COVERAGE)

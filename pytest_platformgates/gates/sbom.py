@@ -35,7 +35,6 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from ..config import Option
 from ..gate import Gate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..model import Analysis, Finding, Severity, fingerprint
+from ..process import installed_version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,6 +59,8 @@ ARTIFACT = "sbom.cdx.json"
 CACHE_FILE = "sbom-document.json"
 CACHE_FORMAT = 2
 REQUIREMENTS = ("version", "purl", "license")
+# The range cyclonedx-bom declares for it: the gate builds the document with its API.
+MIN_CYCLONEDX_LIB, BELOW_CYCLONEDX_LIB = "8", "12"
 ROOT_REF = "root-component"
 
 
@@ -254,12 +256,8 @@ def _root_component(root: Path, env: installed.Environment) -> dict[str, str | N
 
 
 def _lib_version() -> str:
-    try:
-        return version("cyclonedx-python-lib")
-    except PackageNotFoundError:
-        raise GateError(
-            "cyclonedx-python-lib is not installed: `pip install cyclonedx-python-lib`"
-        ) from None
+    """cyclonedx-python-lib's version when it is a supported one, else :class:`GateError`."""
+    return installed_version("cyclonedx-python-lib", MIN_CYCLONEDX_LIB, BELOW_CYCLONEDX_LIB)
 
 
 IRI_SYNTAX = "rfc3987_syntax"
