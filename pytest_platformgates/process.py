@@ -234,7 +234,54 @@ def supported_version(tool: str, version: str, minimum: str, below: str) -> str:
     return version
 
 
-def stderr_tail(text: str, lines: int = TAIL_LINES) -> str:
-    """The last ``lines`` lines of a tool's stderr: where tools say why they failed."""
+def stderr_tail(text: str, lines: int = TAIL_LINES, *, short_tracebacks: bool = True) -> str:
+    """The last ``lines`` lines of a tool's stderr: where tools say why they failed.
+
+    A Python tool that crashed ends its stderr with a traceback, whose frames would fill
+    the tail and push out what the tool said before it. It is kept short: the exceptions
+    of a chain, and the innermost frame of the last, which together say what went wrong.
+    ``short_tracebacks=False`` keeps the tail as the tool wrote it.
+    """
     kept = [line for line in text.strip().splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(kept) if line.startswith(TRACEBACK)]
+    if starts and short_tracebacks:
+        # Each traceback of a chain runs to the next one; what precedes the first stays.
+        blocks = [kept[a:b] for a, b in zip(starts, [*starts[1:], len(kept)], strict=True)]
+        kept = kept[: starts[0]]
+        for block in blocks[:-1]:
+            kept += [line for line in _exception(block) if not line.startswith(CHAINED)]
+        kept += _short_traceback(blocks[-1])
     return "\n".join(kept[-lines:])
+
+
+TRACEBACK = "Traceback (most recent call last):"
+# How Python joins the tracebacks of a chain: said once by keeping each exception.
+CHAINED = ("The above exception was the direct cause", "During handling of the above exception")
+
+
+def _frames_end(block: list[str]) -> tuple[list[int], int]:
+    """Where a traceback's frames start, and where its exception starts (the first
+    unindented line after the last frame; ``len(block)`` when it was cut off)."""
+    frames = [i for i, line in enumerate(block) if line.lstrip().startswith('File "')]
+    first = frames[-1] + 1 if frames else 1
+    end = next((i for i in range(first, len(block)) if not block[i][:1].isspace()), len(block))
+    return frames, end
+
+
+def _exception(block: list[str]) -> list[str]:
+    """A traceback's exception lines, or the whole block when it has none."""
+    frames, end = _frames_end(block)
+    return block[end:] if frames and end < len(block) else block
+
+
+def _short_traceback(block: list[str]) -> list[str]:
+    """A traceback's innermost frame and its exception, with how many frames were left out."""
+    frames, end = _frames_end(block)
+    if not frames or end == len(block):
+        return block
+    last = [block[frames[-1]], *(line for line in block[frames[-1] + 1 : end] if line.strip(" ^~"))]
+    left_out = len(frames) - 1
+    head = TRACEBACK + (
+        f" ({left_out} outer frame{'s' if left_out > 1 else ''} left out)" if left_out else ""
+    )
+    return [head, *last, *block[end:]]

@@ -175,3 +175,45 @@ def test_a_tool_never_sees_which_test_pytest_is_in(tmp_path):
     assert "PYTEST_CURRENT_TEST" in os.environ
     argv = [sys.executable, "-c", "import os; print('PYTEST_CURRENT_TEST' in os.environ)"]
     assert process.run_tool(argv, cwd=tmp_path, timeout=30).stdout.strip() == "False"
+
+
+CRASH = """\
+import sys
+def inner():
+    raise ValueError("the cause")
+def outer():
+    try:
+        inner()
+    except ValueError as exc:
+        raise RuntimeError("what went wrong\\nand its second line") from exc
+print("scanning 3 files", file=sys.stderr)
+outer()
+"""
+
+
+def test_a_crashed_python_tool_is_told_by_its_exceptions_and_innermost_frame(tmp_path):
+    script = tmp_path / "tool.py"
+    script.write_text(CRASH)
+    with pytest.raises(GateError) as caught:
+        process.run_tool([sys.executable, str(script)], cwd=tmp_path, timeout=30)
+    assert caught.value.detail.splitlines() == [
+        "scanning 3 files",
+        "ValueError: the cause",
+        "Traceback (most recent call last): (1 outer frame left out)",
+        f'  File "{script}", line 8, in outer',
+        '    raise RuntimeError("what went wrong\\nand its second line") from exc',
+        "RuntimeError: what went wrong",
+        "and its second line",
+    ]
+
+
+def test_a_tail_without_a_traceback_is_its_last_lines():
+    text = "\n".join(f"line {n}" for n in range(30)) + "\n\n"
+    assert process.stderr_tail(text, 3) == "line 27\nline 28\nline 29"
+    # an unfinished traceback (a tool killed while printing it) is kept as it is
+    cut = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+    assert process.stderr_tail(cut) == cut.strip()
+    # as the tool wrote it, on request (a command gate's report)
+    crash = "\n".join([process.TRACEBACK, *['  File "x.py", line 1, in f'] * 3, "KeyError: 1"])
+    assert process.stderr_tail(crash, short_tracebacks=False) == crash
+    assert process.stderr_tail(crash).count("File") == 1

@@ -372,7 +372,9 @@ class DepsGate(Gate):
                 f"pip-audit produced no report (exit {proc.returncode}), so none of the "
                 f"{len(pinned)} dependencies was audited: {names}"
                 + (" ..." if len(pinned) > 25 else "")
-                + "; is the vulnerability service reachable?",
+                + "; is the vulnerability service reachable? Without internet access, "
+                'point `osv_url` at a mirror, or audit offline: `database = "osv:PATH"` '
+                "with a copy of an OSV database (docs/gates/deps.md)",
                 redaction.scrub(stderr_tail(proc.stderr), settings["osv_url"] or ""),
             )
         dropped = [

@@ -406,7 +406,8 @@ class CommandGate(ExternalGate):
         settings = ctx.settings
         shown = _show_argv(settings["command"])
         code, stdout, stderr = self._run(ctx, cwd, covered)
-        tail = _tail(stdout, stderr, settings["tail_lines"])
+        # The report of a command that judged: its last lines as it wrote them.
+        tail = _tail(stdout, stderr, settings["tail_lines"], short_tracebacks=False)
         if code in settings["pass_codes"]:
             return FileResult(figures={"exit_code": code}), {}
         if code not in settings["fail_codes"]:
@@ -474,8 +475,9 @@ def _read(path: Path, shown: str) -> str:
         raise GateError(f"the SARIF file {shown} cannot be read: {exc}") from None
 
 
-def _tail(stdout: str, stderr: str, lines: int) -> str:
-    return stderr_tail("\n".join(part for part in (stdout, stderr) if part.strip()), lines)
+def _tail(stdout: str, stderr: str, lines: int, *, short_tracebacks: bool = True) -> str:
+    joined = "\n".join(part for part in (stdout, stderr) if part.strip())
+    return stderr_tail(joined, lines, short_tracebacks=short_tracebacks)
 
 
 def _show_argv(argv: Sequence[str]) -> str:
