@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .process import run_captured
+
 DEFAULT_TIMEOUT = 120.0
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -240,7 +242,7 @@ def _git(
         raise ChangesError("git is not installed; it is needed to know what changed")
     argv: Sequence[str] = [git, "-c", "core.quotepath=off", *args]
     try:
-        proc = subprocess.run(argv, cwd=root, capture_output=True, timeout=timeout, check=False)
+        proc = run_captured(argv, cwd=root, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ChangesError(f"`git {args[0]}` did not finish within {timeout:g} s") from None
     except OSError as exc:

@@ -27,6 +27,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .cache import split_checked, verified_body, write_checked
+from .process import run_captured
 
 SNIFF_BYTES = 8192
 #: Seconds git may take to list the files. Listing is fast; a git that does not answer (an
@@ -252,14 +253,7 @@ def _git(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run git; one that does not answer within GIT_TIMEOUT is an InventoryError."""
     try:
-        return subprocess.run(
-            [git, *args],
-            cwd=cwd,
-            capture_output=True,
-            env={**os.environ, **(env or {})},
-            check=False,
-            timeout=GIT_TIMEOUT,
-        )
+        return run_captured([git, *args], cwd=cwd, env=env, timeout=GIT_TIMEOUT)
     except subprocess.TimeoutExpired:
         verb = next((a for a in args if not a.startswith("-") and "=" not in a), "")
         raise InventoryError(

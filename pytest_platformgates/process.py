@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from packaging.version import InvalidVersion, Version
 
@@ -36,8 +36,8 @@ class _Running:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.procs: set[subprocess.Popen[str]] = set()
-        self.stopped: set[subprocess.Popen[str]] = set()
+        self.procs: set[subprocess.Popen[Any]] = set()
+        self.stopped: set[subprocess.Popen[Any]] = set()
         self.refusing = False
 
 
@@ -106,7 +106,36 @@ def _tool_environment(overrides: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
-def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
+def run_captured(
+    argv: Sequence[str], *, cwd: Path, timeout: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``subprocess.run(argv, capture_output=True, timeout=timeout)``, run like a tool.
+
+    For the core's own git calls, which read bytes and judge the exit code themselves:
+    whatever exit code is returned; a timeout raises :class:`subprocess.TimeoutExpired`
+    and a missing program :class:`OSError`, as ``subprocess.run`` does. Unlike it, the
+    program runs in a session of its own and a timeout or an interrupt kills its whole
+    group, so a hung hook or filter git started is not left running.
+    """
+    try:
+        proc = _start(argv, cwd, _tool_environment(env), text=False)
+    except GateError as exc:  # the run is being interrupted: not started, like a missing one
+        raise OSError(str(exc)) from None
+    try:
+        stdout, stderr = proc.communicate(None, timeout=timeout)
+    except BaseException:
+        _kill(proc)
+        raise
+    finally:
+        with _RUNNING.lock:
+            _RUNNING.procs.discard(proc)
+            _RUNNING.stopped.discard(proc)
+    return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
+
+
+def _start(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, text: bool = True
+) -> subprocess.Popen[Any]:
     with _RUNNING.lock:
         # Under the lock: a tool started while stop_tools() runs would escape it.
         if _RUNNING.refusing:
@@ -115,19 +144,19 @@ def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess
             list(argv),
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.PIPE,
+            stdin=subprocess.PIPE if text else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
+            text=text,
+            encoding="utf-8" if text else None,
+            errors="replace" if text else None,
             start_new_session=True,
         )
         _RUNNING.procs.add(proc)
     return proc
 
 
-def _kill(proc: subprocess.Popen[str]) -> None:
+def _kill(proc: subprocess.Popen[Any]) -> None:
     """Kill ``proc``'s whole process group and reap it; never wait on escaped pipes."""
     _kill_group(proc)
     try:
@@ -140,7 +169,7 @@ def _kill(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_group(proc: subprocess.Popen[Any]) -> None:
     # The group is named after the tool; a tool not yet reaped (returncode None) keeps
     # that id from being given to anyone else.
     with contextlib.suppress(ProcessLookupError, PermissionError):

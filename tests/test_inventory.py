@@ -343,7 +343,10 @@ def test_a_git_that_does_not_answer_is_a_problem_not_a_hang(project, monkeypatch
     project.write("a.py", "x = 1\n")
     fake = tmp_path / "bin" / "git"
     fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
+    pid_file = tmp_path / "hook.pid"
+    # like a hanging fsmonitor hook: a child of git's that would outlive a killed git
+    sleep = shutil.which("sleep")
+    fake.write_text(f"#!/bin/sh\n{sleep} 30 &\necho $! > {pid_file}\nexec {sleep} 30\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake.parent))
     monkeypatch.setattr(inventory, "GIT_TIMEOUT", 0.5)
@@ -352,3 +355,6 @@ def test_a_git_that_does_not_answer_is_a_problem_not_a_hang(project, monkeypatch
     assert time.monotonic() - started < 10
     assert inv.files == ()
     assert "git rev-parse did not answer within" in inv.problems[0]
+    hook = Path(f"/proc/{pid_file.read_text().strip()}/stat")
+    # gone, or a zombie its parent (killed too) left for init to reap
+    assert not hook.exists() or hook.read_text().rsplit(")", 1)[1].split()[0] == "Z"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -82,6 +83,38 @@ def test_a_hung_tool_is_stopped_with_its_grandchildren(tmp_path, pid_file, body)
         )
     assert time.monotonic() - start < 10
     assert gone(grandchild(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['sleep 60 & echo $! > "$PIDFILE"; wait\n', 'sleep 60 & echo $! > "$PIDFILE"; exit 0\n'],
+    ids=["waits-for-it", "exits-leaving-it"],
+)
+def test_a_hung_git_call_is_stopped_with_what_it_started(tmp_path, pid_file, body):
+    # The core's own git calls (inventory, changes, provenance): a hook or filter git
+    # starts must not outlive the call's timeout.
+    start = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.run_captured(
+            script(tmp_path, body), cwd=tmp_path, timeout=1, env={"PIDFILE": str(pid_file)}
+        )
+    assert time.monotonic() - start < 10
+    assert gone(grandchild(tmp_path))
+
+
+def test_a_captured_call_returns_bytes_and_any_exit_code(tmp_path):
+    done = process.run_captured(
+        script(tmp_path, "printf 'caf\\351\\0b'; echo oops >&2; exit 3\n"), cwd=tmp_path, timeout=30
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (3, b"caf\xe9\x00b", b"oops\n")
+    with pytest.raises(FileNotFoundError):
+        process.run_captured([str(tmp_path / "missing")], cwd=tmp_path, timeout=30)
+    process.stop_tools()
+    try:  # an interrupted run starts none: it is told as a program that could not start
+        with pytest.raises(OSError, match="was not started: the pytest run was interrupted"):
+            process.run_captured(script(tmp_path, "exit 0\n"), cwd=tmp_path, timeout=30)
+    finally:
+        process.allow_tools()
 
 
 def test_a_grandchild_in_a_session_of_its_own_cannot_hang_the_call(tmp_path, pid_file):

@@ -19,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..process import run_captured
+
 # Variables that identify a CI run, per provider. Values are identities and links,
 # never credentials (GITHUB_TOKEN, CI_JOB_TOKEN … are deliberately absent).
 CI_VARIABLES: Mapping[str, tuple[str, ...]] = {
@@ -97,16 +99,14 @@ class GitState:
 
 
 def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+    proc = run_captured(
+        ["git", *args], cwd=root, timeout=60, env={"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     )
-    return proc.stdout
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode("utf-8", "replace")
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, stderr=stderr)
+    # A path git prints that is not UTF-8 is recorded with U+FFFD: the evidence is text.
+    return proc.stdout.decode("utf-8", "replace")
 
 
 def git_state(root: Path, ignore: tuple[Path, ...] = ()) -> GitState:
