@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 
@@ -240,7 +241,10 @@ def test_a_secrets_baseline_that_cannot_be_written_is_an_error(project, capsys):
 
 
 def test_any_other_input_init_cannot_read_is_an_error(tmp_path, capsys, monkeypatch):
-    from pytest_platformgates import init
+    # Through sys.modules, as the command imports it: pytester's inner runs drop modules
+    # they imported, and `from pytest_platformgates import init` could then patch a
+    # module object the command no longer uses (seen under -n 2: exit 0).
+    init = importlib.import_module("pytest_platformgates.init")
 
     def unreadable(root, git):  # what a directory root may not list raises (not as root)
         raise PermissionError(13, "Permission denied", str(root / "venv"))
