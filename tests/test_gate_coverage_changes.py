@@ -271,6 +271,31 @@ def test_no_executable_change_is_nothing_to_cover_not_a_skip(project):
     assert props["gate.figure.new_lines"] == "0"
 
 
+def test_a_changed_line_inside_a_multi_line_statement_is_new_code(project):
+    # coverage counts a multi-line statement at its first line; a diff that edits only
+    # a continuation line (an argument) changed that statement, which no test runs
+    project.configure(
+        {"coverage": {"line": 0, "base": "main", "new_code": 100}}, extra=PYPROJECT_TAIL
+    )
+    project.write("pkg/__init__.py", "")
+    build = "def build(a):\n    return dict(\n        a=a,\n        b={},\n    )\n"
+    project.write("pkg/calc.py", CALC + "\n\n" + build.format(2))
+    project.write("tests/test_calc.py", TESTS)
+    project.commit("base")
+    project.git("checkout", "-q", "-b", "feature")
+    project.write("pkg/calc.py", CALC + "\n\n" + build.format("a.upper()"))
+    project.commit("feature: b from a")
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*new-code coverage since main 0% is below 100% (0 of 1 changed executable lines run)*",
+            "*pkg/calc.py:6 *new_code_not_run*1 new line(s) not run: 6*",
+        ]
+    )
+    assert properties(project)["gate.figure.new_lines"] == "1"
+
+
 # -- the ratchet ------------------------------------------------------------------------
 
 

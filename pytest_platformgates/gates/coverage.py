@@ -222,12 +222,13 @@ class Judgement:
         self.root = ctx.inventory.root
         self._line = Decimal(0)
         self.summary: list[str] = []  # every figure against its threshold, for the report
+        self._coverage: Coverage | None = None  # the analyser, once made
 
     # -- the steps --------------------------------------------------------------------
 
     def run(self) -> Analysis:
         options = self.session.options
-        analyser = self._analyser(options.get("config_file"))
+        analyser = self._coverage = self._analyser(options.get("config_file"))
         files = self._select(options)
         if not files and not self.problems:
             raise GateError(
@@ -513,7 +514,7 @@ class Judgement:
             f = by_path.get(path)
             if f is None:
                 continue
-            executable = lines & f.statements
+            executable = self._statements_of(f, lines)
             if not executable:
                 continue
             uncovered = executable & f.missing
@@ -589,6 +590,20 @@ class Judgement:
         self.figures["new_files_never_measured"] = never
         if never:
             self.summary.append(f"{never} changed file(s) never measured")
+
+    def _statements_of(self, f: FileCoverage, lines: frozenset[int]) -> frozenset[int]:
+        """The statements of ``f`` that ``lines`` belong to.
+
+        Coverage counts a statement spanning several lines at its first line: a diff
+        that edits only a later line of it (an argument, a condition) changed that
+        statement, so the lines are mapped as coverage maps the lines it records.
+        """
+        from coverage.python import PythonFileReporter
+
+        reporter = PythonFileReporter(os.path.realpath(self.root / f.path), coverage=self._coverage)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return frozenset(reporter.translate_lines(lines)) & f.statements
 
     def _note_outside(self, changes: Changes, by_path: Mapping[str, FileCoverage]) -> None:
         outside = [p for p in changes.lines if p.endswith(".py") and p not in by_path]
