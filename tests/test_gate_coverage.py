@@ -285,6 +285,19 @@ def test_tool_coverage_configuration_is_honoured(project):
     assert props["gate.figure.precision"] == "2"
 
 
+def test_run_include_is_ignored_when_source_is_set_as_coverage_ignores_it(project):
+    # coverage warns "--include is ignored because --source is set" and measures and
+    # reports every file of `source`: the gate must not leave out what coverage reports
+    extra = '\n[tool.coverage.run]\nsource = ["pkg"]\ninclude = ["pkg/calc.py"]\n'
+    write_project(project, {"line": 70}, extra=extra)
+    project.write("pkg/other.py", "def z():\n    return 1\n")
+    project.commit()
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*line coverage 66% is below 70% (8 of 12 statements run)*"])
+    assert properties(project)["gate.figure.files"] == "3"
+
+
 def test_coverage_fail_under_is_enforced_with_the_same_precision(project):
     write_project(project, {"line": 0}, extra="\n[tool.coverage.report]\nfail_under = 85\n")
     result = run(project)

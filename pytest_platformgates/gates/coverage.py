@@ -774,14 +774,17 @@ class _CoverageFilter:
 
     def __init__(self, root: Path, options: Mapping[str, Any]) -> None:
         self.root = root
-        self.include = self._matcher(options, "run:include", "report:include")
-        self.omit = self._matcher(options, "run:omit", "report:omit")
         dirs: list[str] = []
         packages: list[str] = []
         for entry in options.get("run:source") or ():
             (dirs if (root / entry).is_dir() else packages).append(entry)
         dirs.extend(options.get("run:source_dirs") or ())
         packages.extend(options.get("run:source_pkgs") or ())
+        # With a source, coverage ignores [run] include (and warns): it measures and
+        # reports every file of the source; [report] include still narrows the report.
+        run_include = () if dirs or packages else ("run:include",)
+        self.include = self._matcher(options, *run_include, "report:include")
+        self.omit = self._matcher(options, "run:omit", "report:omit")
         self.dirs = [os.path.realpath(root / d) for d in dirs]
         self.packages = [
             re.compile(r"(?:^|/)" + re.escape(p.replace(".", "/")) + r"(?:/|\.py$)")
