@@ -59,6 +59,7 @@ OPTIONS = (
     "run:source_dirs",
     "run:include",
     "run:omit",
+    "run:relative_files",
     "report:include",
     "report:omit",
     "report:precision",
@@ -151,6 +152,10 @@ class Measurement:
                 extra = [os.path.join(self.root, p.strip("/")) for p in omit]
                 extra += [os.path.join(x, "**") for x in extra if not x.endswith("**")]
                 cov.set_option("run:omit", [*(cov.get_option("run:omit") or []), *extra])
+                # Relative names would be relative to the root, where this starts, and be
+                # looked up from wherever pytest runs; the data is never written, so
+                # absolute names lose nothing.
+                cov.set_option("run:relative_files", False)
                 cov.start()
         except CoverageException as exc:
             self.problems.append(f"coverage could not start: {exc}")

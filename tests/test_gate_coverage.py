@@ -298,6 +298,19 @@ def test_run_include_is_ignored_when_source_is_set_as_coverage_ignores_it(projec
     assert properties(project)["gate.figure.files"] == "3"
 
 
+def test_relative_files_from_a_subdirectory_is_judged_like_from_the_root(project, monkeypatch):
+    # relative_files = true names measured files relative to where coverage started: the
+    # gate's measurement starts at the root, and must analyse them there whatever the cwd
+    extra = "\n[tool.coverage.run]\nrelative_files = true\n"
+    write_project(project, {"line": 70}, extra=extra)
+    monkeypatch.chdir(project.path / "tests")
+    result = run(project, "--junitxml=../junit.xml")
+    result.assert_outcomes(passed=3)
+    props = properties(project)
+    assert props["gate.figure.statements_run"] == "8"
+    assert props["gate.figure.line_percent"] == "80"
+
+
 def test_coverage_fail_under_is_enforced_with_the_same_precision(project):
     write_project(project, {"line": 0}, extra="\n[tool.coverage.report]\nfail_under = 85\n")
     result = run(project)

@@ -274,6 +274,9 @@ class Judgement:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 analyser = Coverage(data_file=None, config_file=config_file or False)
+                # The data's file names are looked up as the measurement recorded them.
+                relative = self.session.options.get("run:relative_files")
+                analyser.set_option("run:relative_files", bool(relative))
                 data = analyser.get_data()
                 if self.session.data is not None:
                     data.update(self.session.data)
