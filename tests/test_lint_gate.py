@@ -88,6 +88,27 @@ def test_the_projects_ruff_config_is_honoured(project):
     assert "legacy/b.py" not in out
 
 
+@pytest.mark.parametrize("chained", [False, True])
+def test_editing_an_extended_ruff_config_is_seen_by_a_warm_run(project, chained):
+    # ruff merges the file `extend` names (and what that one extends) into the
+    # configuration: editing it changes what ruff check reports, so the gate's cached
+    # result must not be reused
+    project.configure(
+        {"lint": {"format": False}}, extra='\n[tool.ruff]\nextend = "configs/base.toml"\n'
+    )
+    rules = "configs/base.toml"
+    if chained:
+        project.write("configs/base.toml", 'extend = "shared/rules.toml"\n')
+        rules = "configs/shared/rules.toml"
+    project.write(rules, '[lint]\nselect = ["E"]\n')
+    project.write("pkg/a.py", "import os\n")
+    project.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
+    project.write(rules, '[lint]\nselect = ["E", "F"]\n')
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*pkg/a.py:1:8*F401*"])
+
+
 def test_presets_add_debug_and_todo_rules(project):
     project.configure({"lint": {"presets": ["no-debug", "no-todo"], "format": False}})
     project.write(

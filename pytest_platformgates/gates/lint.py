@@ -8,7 +8,9 @@ excluded are named, and an unparseable file is a critical finding.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -132,9 +134,15 @@ class LintGate(FileGate):
         root_pyproject = ctx.root / "pyproject.toml"
         if "pyproject.toml" not in ctx.inventory.by_path and root_pyproject.exists():
             inputs["pyproject.toml"] = _ruff_table_digest(root_pyproject)
+        configs = [root_pyproject] if root_pyproject.exists() else []
         for f in candidates:
             path = ctx.inventory.abspath(f)
+            configs.append(path)
             inputs[f.path] = _ruff_table_digest(path) if f.name == "pyproject.toml" else f.sha256
+        # A file `extend` names is merged into the configuration wherever it lives (any
+        # name, outside the project, extending another in turn): editing it re-lints.
+        for path in _extended(configs):
+            inputs[f"extend:{path}"] = _config_digest(path)
         return inputs
 
     def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
@@ -439,6 +447,42 @@ def _batches(paths: Sequence[str]) -> Iterator[list[str]]:
         size += len(p) + 1
     if batch:
         yield batch
+
+
+def _extended(configs: Sequence[Path]) -> list[Path]:
+    """The files the ``extend`` settings of ``configs`` name, followed as ruff follows them.
+
+    Relative to the file that names it, with ``~`` and environment variables expanded.
+    """
+    seen: set[Path] = set()
+    todo = list(configs)
+    found: list[Path] = []
+    while todo:
+        config = todo.pop()
+        try:
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # ruff reports an unreadable configuration itself
+        table = data.get("tool", {}).get("ruff", {}) if config.name == "pyproject.toml" else data
+        target = table.get("extend") if isinstance(table, dict) else None
+        if not isinstance(target, str):
+            continue
+        path = config.parent / os.path.expandvars(os.path.expanduser(target))
+        path = Path(os.path.normpath(path))
+        if path not in seen:
+            seen.add(path)
+            found.append(path)
+            todo.append(path)
+    return sorted(found)
+
+
+def _config_digest(path: Path) -> str:
+    if path.name == "pyproject.toml":
+        return _ruff_table_digest(path)
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc}"
 
 
 def _ruff_table_digest(pyproject: Path) -> str:
