@@ -109,6 +109,24 @@ def test_editing_an_extended_ruff_config_is_seen_by_a_warm_run(project, chained)
     result.stdout.fnmatch_lines(["*pkg/a.py:1:8*F401*"])
 
 
+def test_files_ruffs_include_adds_are_linted_as_ruff_check_lints_them(project):
+    # `ruff check .` lints what include/extend-include add (a .pyw, an extensionless
+    # script): the gate must not pass a project whose ruff check fails on them
+    project.configure(
+        {"lint": {"format": False}},
+        extra='\n[tool.ruff]\nextend-include = ["*.pyw", "scripts/tool"]\n',
+    )
+    project.write("pkg/a.py", "def f():\n    return 1\n")
+    project.write("pkg/b.pyw", "import os\n")
+    project.write("scripts/tool", "import sys\n")
+    project.write("scripts/notes", "import sys\n")  # not ruff's: not linted
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "pkg/b.pyw:1:8" in out and "scripts/tool:1:8" in out
+    assert "scripts/notes" not in out
+
+
 def test_presets_add_debug_and_todo_rules(project):
     project.configure({"lint": {"presets": ["no-debug", "no-todo"], "format": False}})
     project.write(

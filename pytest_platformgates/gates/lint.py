@@ -8,6 +8,7 @@ excluded are named, and an unparseable file is a critical finding.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from ..config import Option
 from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..inventory import InventoryFile
-from ..model import Finding, Severity
+from ..model import Analysis, Finding, Severity
 from ..process import run_tool, supported_version
 
 if sys.version_info >= (3, 11):
@@ -144,6 +145,57 @@ class LintGate(FileGate):
         for path in _extended(configs):
             inputs[f"extend:{path}"] = _config_digest(path)
         return inputs
+
+    # -- selection -------------------------------------------------------------------
+
+    _ruff_included: frozenset[str] = frozenset()
+
+    def selects(self, file: InventoryFile) -> bool:
+        return super().selects(file) or file.path in self._ruff_included
+
+    def check(self, ctx: GateContext) -> Analysis:
+        bound = copy.copy(self)  # the registered gate stays stateless across sessions
+        bound._ruff_included = self._included_by_ruff(ctx)
+        return FileGate.check(bound, ctx)
+
+    def _included_by_ruff(self, ctx: GateContext) -> frozenset[str]:
+        """Files in scope that ruff's ``include``/``extend-include`` add to ``*.py`` & co.
+
+        ``ruff check .`` lints them (a ``.pyw``, an extensionless script); which ones is
+        asked of ruff's own file discovery, only when some configuration sets either key.
+        """
+        if not any(_sets_include(path) for path in self._configs(ctx)):
+            return frozenset()
+        proc = run_tool(
+            [self.ruff(ctx), "check", "--show-files", "--force-exclude", "--no-cache", "--", "."],
+            cwd=ctx.root,
+            timeout=ctx.timeout,
+        )
+        # Absolute paths, one a line, under the root as given or as resolved.
+        prefixes = {str(ctx.root) + os.sep, str(ctx.root.resolve()) + os.sep}
+        listed = {
+            line[len(prefix) :].replace(os.sep, "/")
+            for line in proc.stdout.splitlines()
+            for prefix in prefixes
+            if line.startswith(prefix)
+        }
+        # pyproject.toml is in ruff's default include for one rule (RUF200), not as code.
+        return frozenset(
+            f.path
+            for f in ctx.inventory.files
+            if f.path in listed and f.name != "pyproject.toml" and not FileGate.selects(self, f)
+        )
+
+    def _configs(self, ctx: GateContext) -> list[Path]:
+        """The ruff configuration files of the project, and those they extend."""
+        root_pyproject = ctx.root / "pyproject.toml"
+        configs = [root_pyproject] if root_pyproject.exists() else []
+        configs += [
+            ctx.inventory.abspath(f)
+            for f in ctx.inventory.files
+            if f.name in RUFF_CONFIG_FILES and f.path != "pyproject.toml"
+        ]
+        return configs + _extended(configs)
 
     def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
         settings = ctx.settings
@@ -474,6 +526,15 @@ def _extended(configs: Sequence[Path]) -> list[Path]:
             found.append(path)
             todo.append(path)
     return sorted(found)
+
+
+def _sets_include(config: Path) -> bool:
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # ruff reports an unreadable configuration itself
+    table = data.get("tool", {}).get("ruff", {}) if config.name == "pyproject.toml" else data
+    return isinstance(table, dict) and ("include" in table or "extend-include" in table)
 
 
 def _config_digest(path: Path) -> str:
