@@ -69,6 +69,7 @@ OPTIONS = (
 # Marks a Coverage this module started, so that a nested in-process session (pytester)
 # starts its own instead of adopting an outer session's measurement.
 _OURS = "_platformgates_measurement"
+_CONFIGURED_BRANCH = "_platformgates_configured_branch"
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,13 @@ class Measurement:
         try:
             with _cwd(self.root), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                cov = Coverage(data_file=None, config_file=True, branch=branch)
+                cov = Coverage(data_file=None, config_file=True)
                 setattr(cov, _OURS, True)
+                # Whether coverage itself measures branches: its total (fail_under) holds
+                # them only then, not when the gate's `branch` threshold turned them on.
+                setattr(cov, _CONFIGURED_BRANCH, bool(cov.get_option("run:branch")))
+                if branch:
+                    cov.set_option("run:branch", True)
                 # What the gate leaves out (tests) need not be traced: added to coverage's
                 # own omit, each as the path itself or anything below it.
                 extra = [os.path.join(self.root, p.strip("/")) for p in omit]
@@ -209,6 +215,8 @@ def coverage_options(cov: Coverage) -> dict[str, Any]:
             options[name] = cov.get_option(name)
         except CoverageException:
             options[name] = None  # an option this coverage version does not have
+    # Branches in coverage's own total: as configured, or as whoever measured chose.
+    options["branch_in_total"] = bool(getattr(cov, _CONFIGURED_BRANCH, options["run:branch"]))
     return options
 
 

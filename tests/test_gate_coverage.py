@@ -318,6 +318,41 @@ def test_coverage_fail_under_is_enforced_with_the_same_precision(project):
     result.stdout.fnmatch_lines(["*total coverage (coverage's fail_under) 80% is below 85%*"])
 
 
+def test_fail_under_counts_branches_only_when_coverage_measures_them(project):
+    # The gate's `branch` threshold turns branch measurement on; coverage's configuration
+    # does not, so `coverage report` totals lines only: 5 of 8 (62%) fails fail_under = 65,
+    # where lines and branches together (7 of 10, 70%) would pass it.
+    project.configure(
+        {"coverage": {"line": 0, "branch": 50}},
+        extra=PYPROJECT_TAIL + "\n[tool.coverage.report]\nfail_under = 65\n",
+    )
+    project.write("pkg/__init__.py", "")
+    project.write(
+        "pkg/calc.py",
+        "def f(x):\n    if x:\n        return 1\n    return 2\n\n\n"
+        "def never():\n    a = 1\n    b = 2\n    return a + b\n",
+    )
+    project.write(
+        "tests/test_calc.py",
+        "from pkg.calc import f\n\n\ndef test_f():\n    assert f(1) == 1\n    assert f(0) == 2\n",
+    )
+    project.commit()
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*total coverage (coverage's fail_under) 62% is below 65%*"])
+    props = properties(project)
+    assert props["gate.figure.branch_percent"] == "100"
+    # with branch = true in coverage's own configuration, its total holds the branches
+    project.configure(
+        {"coverage": {"line": 0, "branch": 50}},
+        extra=PYPROJECT_TAIL
+        + "\n[tool.coverage.run]\nbranch = true\n[tool.coverage.report]\nfail_under = 65\n",
+    )
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=2)
+    assert properties(project)["gate.figure.fail_under_percent"] == "70"
+
+
 def test_a_typo_in_the_coverage_configuration_is_an_error(project):
     write_project(project, extra="\n[tool.coverage.report]\nfail_undr = 80\n")
     result = run(project)

@@ -461,12 +461,15 @@ class Judgement:
             )
         fail_under = options.get("report:fail_under") or 0
         if fail_under:
-            # coverage's own total: statements and branches together, as `coverage report`.
+            # coverage's own total: statements and branches together, as `coverage report`,
+            # but branches only if coverage measures them, not if only the gate's `branch`
+            # turned them on: coverage's total would then be of lines alone.
+            counted = options.get("branch_in_total", True)
             self._compare(
                 "fail_under",
                 "total coverage (coverage's fail_under)",
-                covered + branches_run,
-                statements + branches,
+                covered + (branches_run if counted else 0),
+                statements + (branches if counted else 0),
                 fail_under,
                 precision,
                 "[tool.coverage.report] fail_under",
