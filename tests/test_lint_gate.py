@@ -127,6 +127,20 @@ def test_files_ruffs_include_adds_are_linted_as_ruff_check_lints_them(project):
     assert "scripts/notes" not in out
 
 
+@pytest.mark.parametrize("table", ["fix = true\n", "fix = true\nunsafe-fixes = true\n"])
+def test_ruff_fix_in_the_config_neither_edits_files_nor_hides_findings(
+    project, ruff_answers, table
+):
+    # `fix = true` makes `ruff check` rewrite the files and report only what it could not
+    # fix: the gate judges the code as it is, and must not change the project
+    project.configure({"lint": {"format": False}}, extra="\n[tool.ruff]\n" + table)
+    project.write("pkg/a.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*pkg/a.py:1:8*F401*"])
+    assert (project.path / "pkg/a.py").read_text() == "import os\n"
+
+
 def test_presets_add_debug_and_todo_rules(project):
     project.configure({"lint": {"presets": ["no-debug", "no-todo"], "format": False}})
     project.write(

@@ -167,7 +167,16 @@ class LintGate(FileGate):
         if not any(_sets_include(path) for path in self._configs(ctx)):
             return frozenset()
         proc = run_tool(
-            [self.ruff(ctx), "check", "--show-files", "--force-exclude", "--no-cache", "--", "."],
+            [
+                self.ruff(ctx),
+                "check",
+                "--show-files",
+                "--force-exclude",
+                "--no-cache",
+                "--no-fix",
+                "--",
+                ".",
+            ],
             cwd=ctx.root,
             timeout=ctx.timeout,
         )
@@ -206,7 +215,9 @@ class LintGate(FileGate):
         findings: list[Finding] = []
         unanalysable: set[str] = set()
         linted: list[str] = []
-        check_args = ["-v", "--output-format", "json", *common]
+        # `fix = true` in the configuration would rewrite the project's files and report
+        # only what ruff could not fix: the gate judges the code as it is.
+        check_args = ["-v", "--output-format", "json", *common, "--no-fix"]
         if extend:
             check_args += ["--extend-select", ",".join(extend)]
         for batch in _batches(paths):
@@ -283,6 +294,7 @@ class LintGate(FileGate):
                 "json",
                 "--force-exclude",
                 "--no-cache",
+                "--no-fix",  # with `fix = true`, ruff would print the fixed source instead
                 f"--stdin-filename={path}",
                 "-",
             ],
