@@ -162,6 +162,12 @@ class Measurement:
                 # looked up from wherever pytest runs; the data is never written, so
                 # absolute names lose nothing.
                 cov.set_option("run:relative_files", False)
+                # Subprocess measurement writes a data file per Python child (the gates'
+                # own tool workers among them) that this in-memory measurement never
+                # reads: it would only leave .coverage.* files in the project.
+                with contextlib.suppress(CoverageException):  # `patch` is new in 7.10
+                    patches = cov.get_option("run:patch") or []
+                    cov.set_option("run:patch", [p for p in patches if p != "subprocess"])
                 cov.start()
         except CoverageException as exc:
             self.problems.append(f"coverage could not start: {exc}")

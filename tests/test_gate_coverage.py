@@ -311,6 +311,28 @@ def test_relative_files_from_a_subdirectory_is_judged_like_from_the_root(project
     assert props["gate.figure.line_percent"] == "80"
 
 
+def test_subprocess_patching_in_coverage_config_leaves_no_data_files(project):
+    # `patch = ["subprocess"]` makes every Python subprocess (the sast gate's bandit
+    # workers, a test's child) write a .coverage.* file that the gate's in-memory
+    # measurement never reads: nothing may be left in the project
+    project.configure(
+        {"coverage": {"line": 70}, "sast": {}},
+        extra=PYPROJECT_TAIL + '\n[tool.coverage.run]\npatch = ["subprocess"]\n',
+    )
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/calc.py", CALC)
+    project.write(
+        "tests/test_calc.py",
+        TEST_CALC + "\n\ndef test_child():\n    import subprocess, sys\n\n"
+        "    subprocess.run([sys.executable, '-c', 'pass'], check=True)\n",
+    )
+    project.commit()
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=5)
+    assert properties(project)["gate.figure.line_percent"] == "80"
+    assert sorted(p.name for p in project.path.glob(".coverage*")) == []
+
+
 def test_coverage_fail_under_is_enforced_with_the_same_precision(project):
     write_project(project, {"line": 0}, extra="\n[tool.coverage.report]\nfail_under = 85\n")
     result = run(project)
