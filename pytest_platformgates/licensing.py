@@ -212,7 +212,8 @@ def normalise(expression: str) -> str:
     """The canonical SPDX form of ``expression``; ValueError when it is not SPDX.
 
     Case and spacing come from ``packaging``; deprecated ids are upgraded through
-    ``license-expression`` (``GPL-2.0+`` → ``GPL-2.0-or-later``).
+    ``license-expression`` (``GPL-2.0+`` → ``GPL-2.0-or-later``), and those that fold an
+    exception into the id through :data:`FOLDED_EXCEPTIONS`.
     """
     try:
         canonical = str(canonicalize_license_expression(expression))
@@ -284,8 +285,28 @@ def terms(node: Node) -> Iterator[Term]:
             yield from terms(part)
 
 
+#: Deprecated SPDX ids that fold an exception into the licence id. They must become
+#: ``ID WITH EXCEPTION``: kept as they are, ``deny = ["GPL-2.0-only"]`` (or ``GPL-2.0-or-later``)
+#: would not see the GPL in them. The version-less GPL ones read as ``-only``, the narrower
+#: reading, as ``GPL-2.0`` does; eCos and wxWindows state "or any later version".
+FOLDED_EXCEPTIONS: Mapping[str, Term] = {
+    "GPL-2.0-with-GCC-exception": Term("GPL-2.0-only", "GCC-exception-2.0"),
+    "GPL-2.0-with-autoconf-exception": Term("GPL-2.0-only", "Autoconf-exception-2.0"),
+    "GPL-2.0-with-bison-exception": Term("GPL-2.0-only", "Bison-exception-2.2"),
+    "GPL-2.0-with-classpath-exception": Term("GPL-2.0-only", "Classpath-exception-2.0"),
+    "GPL-2.0-with-font-exception": Term("GPL-2.0-only", "Font-exception-2.0"),
+    "GPL-3.0-with-GCC-exception": Term("GPL-3.0-only", "GCC-exception-3.1"),
+    "GPL-3.0-with-autoconf-exception": Term("GPL-3.0-only", "Autoconf-exception-3.0"),
+    "eCos-2.0": Term("GPL-2.0-or-later", "eCos-exception-2.0"),
+    "wxWindows": Term("LGPL-2.0-or-later", "WxWindows-exception-3.1"),
+}
+
+
 def _upgrade(node: Node) -> Node:
     if isinstance(node, Term):
+        folded = FOLDED_EXCEPTIONS.get(node.id)
+        if folded is not None and not node.exception:
+            return folded
         return Term(upgrade_id(node.id), node.exception)
     return type(node)(tuple(_upgrade(p) for p in node.parts))
 

@@ -112,6 +112,18 @@ def test_only_the_named_interpreter_is_inventoried(project, tmp_path):
         ("LicenseRef-Proprietary", ["MIT"], [], "not-allowed"),
         ("LicenseRef-Proprietary", ["LicenseRef-*"], [], "allowed"),
         ("AGPL-3.0-or-later", ["MIT"], ["AGPL-*"], "denied"),
+        # deprecated ids that fold an exception into the id are the GPL with that exception
+        ("GPL-2.0-with-classpath-exception", [], ["GPL-2.0-only"], "denied"),
+        ("GPL-2.0-with-GCC-exception", [], ["GPL-2.0-or-later"], "denied"),
+        ("GPL-3.0-with-autoconf-exception", [], ["GPL-3.0-only"], "denied"),
+        ("eCos-2.0", [], ["GPL-2.0-or-later"], "denied"),
+        ("wxWindows", [], ["LGPL-*"], "denied"),
+        (
+            "GPL-2.0-with-classpath-exception",
+            ["GPL-2.0-only WITH Classpath-exception-2.0"],
+            ["GPL-*"],
+            "allowed",
+        ),
     ],
 )
 def test_policy_evaluates_expressions(expression, allow, deny, verdict):
@@ -157,6 +169,17 @@ def test_licence_is_read_in_pep_639_order(headers, expression, source):
     assert (got.expression, got.source if got.known else "") == (expression, source)
     if not got.known:
         assert got.detail
+
+
+def test_deprecated_ids_with_a_folded_exception_become_id_with_exception():
+    """Every deprecated SPDX id that names an exception is rewritten to a current pair."""
+    deprecated = licensing._spdx_ids(deprecated=True)
+    assert {i for i in deprecated if "-with-" in i} <= set(licensing.FOLDED_EXCEPTIONS)
+    for old, term in licensing.FOLDED_EXCEPTIONS.items():
+        assert old in deprecated
+        assert licensing.normalise(old) == licensing.normalise(str(term)) == str(term)
+    got = licensing.declared_license(metadata(License="GPL-2.0-with-classpath-exception"))
+    assert got.expression == "GPL-2.0-only WITH Classpath-exception-2.0"
 
 
 def test_every_mapped_classifier_names_a_current_spdx_id():
