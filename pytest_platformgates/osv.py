@@ -5,6 +5,9 @@ depth, e.g. the PyPA advisory-database checkout) or the zip OSV publishes per
 ecosystem. Only ``PyPI`` entries are kept. Matching follows the OSV schema:
 
 - names are compared canonicalised (PEP 503), versions with ``packaging``;
+- a local version (``1.0+cu118``, a build of 1.0) is its public version where a
+  ``versions`` entry or a ``last_affected`` bound names the release it was built from
+  (the other events give the same verdict either way);
 - a version is affected when an ``affected[].versions`` entry equals it, or when an
   ``ECOSYSTEM``/``SEMVER`` range holds it: events sorted by version, ``introduced``
   opens, ``fixed`` closes at, ``last_affected`` closes after, and ``limit`` events
@@ -46,7 +49,7 @@ from .model import Severity
 
 ECOSYSTEM = "PyPI"
 INDEX_FORMAT = 1
-ANSWERS_FORMAT = 1
+ANSWERS_FORMAT = 2  # bumped whenever matching changes: kept answers are then recomputed
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 #: Preferred primary id when records are merged: the PyPI-specific databases first.
 ID_PREFERENCE = ("PYSEC-", "GHSA-", "CVE-")
@@ -370,6 +373,12 @@ def id_order(ident: str) -> tuple[int, str]:
 # -- matching ---------------------------------------------------------------------------
 
 
+def _public(version: Version, bound: Version) -> Version:
+    """``version`` as compared with an upstream ``bound``: ``1.0+cu118`` is a local build of
+    1.0 (PEP 440), so against a bound without a local label it is 1.0, not above it."""
+    return Version(version.public) if version.local and not bound.local else version
+
+
 def _listed(versions: Sequence[str], version: str) -> bool:
     if version in versions:
         return True
@@ -379,10 +388,11 @@ def _listed(versions: Sequence[str], version: str) -> bool:
         return False
     for v in versions:
         try:
-            if Version(v) == wanted:
-                return True
+            listed = Version(v)
         except InvalidVersion:
             continue
+        if _public(wanted, listed) == listed:
+            return True
     return False
 
 
@@ -413,7 +423,7 @@ def _in_range(events: Sequence[tuple[str, str]], version: Version) -> bool:
         elif kind == "fixed":
             if bound is not None and version >= bound:
                 affected = False
-        elif kind == "last_affected" and bound is not None and version > bound:
+        elif kind == "last_affected" and bound is not None and _public(version, bound) > bound:
             affected = False
     return affected
 

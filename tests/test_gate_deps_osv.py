@@ -95,6 +95,28 @@ def test_explicit_versions_and_normalised_equality(tmp_path):
     assert ids(db, "demo-pkg", "1.1") == []
 
 
+def test_a_local_build_of_a_listed_or_last_affected_release_is_affected(tmp_path, advisory_db):
+    """``1.11.0+ubuntu1`` is 1.11.0 with local changes: PEP 440 sorts it above 1.11.0, so
+    a plain comparison would clear it of an advisory naming 1.11.0 (the real py record)."""
+    db, _ = osv.load(write_db(tmp_path / "db", record("OSV-1", versions=["1.0"])))
+    assert ids(db, "demo-pkg", "1.0+cu118") == ["OSV-1"]
+    assert ids(db, "demo-pkg", "1.0.post1") == []  # a post-release is another release
+    snapshot, _ = osv.load(advisory_db / "vulns" / "py")  # last_affected: '1.11.0'
+    assert ids(snapshot, "py", "1.11.0") == ["PYSEC-2022-42969"]
+    assert ids(snapshot, "py", "1.11.0+ubuntu1") == ["PYSEC-2022-42969"]
+    db, _ = osv.load(
+        write_db(
+            tmp_path / "ranges",
+            record("OSV-2", ranges=ecosystem({"introduced": "1.0"}, {"last_affected": "1.4"})),
+            record("OSV-3", ranges=ecosystem({"introduced": "0"}, {"fixed": "2.0"})),
+        )
+    )
+    assert ids(db, "demo-pkg", "1.4+local") == ["OSV-2", "OSV-3"]
+    assert ids(db, "demo-pkg", "1.4.1+local") == ["OSV-3"]
+    assert ids(db, "demo-pkg", "2.0+local") == []  # built from the fixed release
+    assert ids(db, "demo-pkg", "0.9+local") == ["OSV-3"]
+
+
 def test_names_are_canonicalised(tmp_path):
     db, _ = osv.load(
         write_db(tmp_path, record("OSV-1", name="Zope.Interface_Extra", versions=["1.0"]))
