@@ -74,6 +74,10 @@ LINES = [
     ("-e .", None),
     ("./vendor/flask-2.0.1.tar.gz", None),
     ("/opt/wheels/flask-2.0.1-py3-none-any.whl", "unpinned-path"),
+    ("../wheels/flask-2.0.1-py3-none-any.whl", "unpinned-path"),  # relative, still outside
+    ("./vendor/../../flask-2.0.1.tar.gz", "unpinned-path"),
+    ("-e ../sibling-checkout", "unpinned-path"),
+    ("./vendor/../flask-2.0.1.tar.gz", None),  # back inside the repository
     ("flask==2.0.1 --hash=md5:0123456789abcdef0123456789abcdef", "weak-hash"),
     ("flask==2.0.1 --hash=sha256:abc", "weak-hash"),
     ("flask=2.0.1", "invalid-requirement"),
@@ -205,6 +209,13 @@ def test_pylock_files_are_checked_per_package(project):
         ("pylock.toml", 26, "unpinned"),
     }
     assert ("pylock.toml", 22, "missing-hash") in found(analyse(project, require_hashes=True))
+
+
+def test_a_lock_file_directory_outside_the_repository_is_not_pinned(project):
+    lock = 'lock-version = "1.0"\ncreated-by = "test"\n\n[[packages]]\nname = "{}"\n{}\n'
+    project.write("locks/pylock.toml", lock.format("sibling", 'directory = { path = "../../x" }'))
+    project.write("pylock.toml", lock.format("inside", 'directory = { path = "./pkg/../src" }'))
+    assert found(analyse(project)) == {("locks/pylock.toml", 4, "unpinned-path")}
 
 
 def test_a_broken_or_foreign_lock_file_is_critical(project):

@@ -10,6 +10,7 @@ and line. A line pip would reject is a critical finding: it cannot be judged.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 import sys
@@ -439,7 +440,8 @@ class _Checker:
                 self.add(path, line, "invalid-lock", "a package has no name")
                 continue
             self.checked += 1
-            for rule, message in _judge_locked(package, self.require_hashes):
+            base = posixpath.dirname(path)
+            for rule, message in _judge_locked(package, self.require_hashes, base):
                 self.add(path, line or _name_line(lines, name), rule, f"{name}: {message}")
 
     # -- [build-system] ------------------------------------------------------------------
@@ -708,7 +710,7 @@ def _judge_url(
 def _judge_path(
     path: str, display: str, hashes: list[tuple[str, str]], editable: bool
 ) -> tuple[tuple[str, str, str] | None, str]:
-    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", path):
+    if _outside_repository(path):
         return (
             "unpinned-path",
             f"{display} is a path outside the repository: its content is not pinned",
@@ -719,12 +721,24 @@ def _judge_path(
     return None, ""  # an archive in the repository: pinned by the commit
 
 
+def _outside_repository(path: str, base: str = "") -> bool:
+    """Whether a local path (pip reads it from the project root, a lock file from its own
+    directory ``base``) lies outside the repository: absolute, or ``..`` climbing out."""
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", path):
+        return True
+    # `../x.whl`, `-e ../sibling`: relative, but outside the repository all the same
+    joined = posixpath.join(base, path.replace("\\", "/"))
+    return posixpath.normpath(joined).split("/")[0] == ".."
+
+
 def _egg_name(url: str) -> str:
     match = re.search(r"[#&]egg=([A-Za-z0-9._-]+)", url)
     return match.group(1) if match else ""
 
 
-def _judge_locked(package: Mapping[str, Any], require_hashes: bool) -> Iterator[tuple[str, str]]:
+def _judge_locked(
+    package: Mapping[str, Any], require_hashes: bool, base: str = ""
+) -> Iterator[tuple[str, str]]:
     sources = [k for k in ("vcs", "directory", "archive", "sdist", "wheels") if k in package]
     if not sources:
         yield "unpinned", "names no source (vcs, directory, archive, sdist or wheels)"
@@ -736,6 +750,13 @@ def _judge_locked(package: Mapping[str, Any], require_hashes: bool) -> Iterator[
         commit = str(vcs.get("commit-id", ""))
         if not FULL_COMMIT.fullmatch(commit.lower()):
             yield "unpinned-vcs", f"vcs source has no full commit-id ({commit or 'missing'})"
+    directory = package.get("directory")
+    if isinstance(directory, Mapping) and _outside_repository(str(directory.get("path", "")), base):
+        yield (
+            "unpinned-path",
+            f"directory source {directory.get('path')} is outside the repository: its content "
+            "is not pinned",
+        )
     if "directory" in package and require_hashes:
         yield "missing-hash", "a directory source has no hash, and require_hashes is set"
     artefacts: list[tuple[str, Any]] = []
