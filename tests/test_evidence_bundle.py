@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import xml.etree.ElementTree as ET
 
@@ -369,3 +370,43 @@ def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeyp
         text = path.read_text(encoding="utf-8")
         assert planted not in text, path.name
         assert ci_credential not in text, path.name
+
+
+def _text_only(value) -> None:
+    """No lone surrogate anywhere in a parsed JSON document: RFC 8259 text only."""
+    if isinstance(value, str):
+        assert not any("\ud800" <= c <= "\udfff" for c in value), repr(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text_only(key)
+            _text_only(item)
+    elif isinstance(value, list):
+        for item in value:
+            _text_only(item)
+
+
+def test_a_finding_on_a_file_name_that_is_not_utf8_leaves_a_bundle_that_verifies(project, capsys):
+    # git and the inventory keep such a name's bytes (as surrogate escapes); no JSON,
+    # XML or HTML document can hold a lone surrogate. It made every bundle unwritable.
+    folder = os.fsdecode(b"d\xff")
+    project.write(f"{folder}/m.py", "eval(input())\n")  # a medium bandit finding
+    project.write("test_ok.py", "def test_ok():\n    pass\n")
+    project.write(".gitignore", "gate-evidence/\n__pycache__/\n")
+    project.configure({"sast": {}})
+    project.commit()
+    result = project.pytester.runpytest(*INNER)
+    result.assert_outcomes(passed=2)
+    evidence = project.path / "gate-evidence"
+    documents = {}
+    for name in ("findings.sarif", "evidence.json", "manifest.json"):
+        documents[name] = json.loads((evidence / name).read_bytes().decode("utf-8"))
+        _text_only(documents[name])
+    results = documents["findings.sarif"]["runs"][0]["results"]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {"d%FF/m.py"}  # the file's own bytes: code scanning finds the file
+    (sast,) = documents["evidence.json"]["predicate"]["gates"]
+    assert {f["path"] for f in sast["findings"]} == {"d\ufffd/m.py"}
+    ET.fromstring((evidence / "junit.xml").read_bytes())
+    page = (evidence / "report.html").read_bytes().decode("utf-8")
+    assert "d\ufffd/m.py" in page
+    assert verify(project) == 0, capsys.readouterr().out

@@ -70,10 +70,17 @@ def test_what_orjson_would_take_differently_is_the_standard_librarys(encoder, od
     assert streaming.encode({"r": key}, {key: iter(items)}) == compact({"r": items})
 
 
-def test_a_lone_surrogate_is_refused_as_it_always_was(encoder):
+def test_a_lone_surrogate_is_written_as_the_replacement_character(encoder):
+    # A file name that is not UTF-8 (its bytes kept as surrogate escapes), in a finding
+    # and in the skeleton: refused, it lost the whole bundle; no JSON text can hold it.
     key = streaming.placeholder()
-    with pytest.raises(UnicodeEncodeError):
-        streaming.encode({"r": key}, {key: iter([{"path": "bad\udc80name"}])})
+    data = streaming.encode(
+        {"changed": ["bad\udcffname"], "r": key}, {key: iter([{"path": "bad\udc80name"}])}
+    )
+    assert json.loads(data.decode("utf-8")) == {
+        "changed": ["bad\ufffdname"],
+        "r": [{"path": "bad\ufffdname"}],
+    }
 
 
 def test_findings_go_through_orjson_without_falling_back(monkeypatch):

@@ -15,7 +15,7 @@ from html import escape
 from typing import Any
 
 from .. import __version__
-from .run import NOT_RUN, EvidenceRun
+from .run import NOT_RUN, EvidenceRun, utf8
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 # Shown per gate before the rest is summarised; the SARIF and the statement hold all.
@@ -96,7 +96,7 @@ def render(run: EvidenceRun, artifacts: Mapping[str, str] | None = None) -> byte
     for note in facts.notes:
         parts.append(f'<p class="problem">{_e(note)}</p>')
     parts.append("</body></html>")
-    return ("\n".join(parts) + "\n").encode("utf-8")
+    return utf8("\n".join(parts) + "\n")
 
 
 def _dt(term: str, html: str) -> str:

@@ -14,6 +14,7 @@ waiver of that gate with its ``status``: applied, expired, stale…).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
     from .provenance import RunFacts
 
 NOT_RUN = "not run"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, with U+FFFD for each lone surrogate in it.
+
+    A file name that is not UTF-8 reaches the writers as git and the inventory keep it,
+    its bytes as surrogate escapes; no JSON, XML or HTML document can carry one
+    (RFC 8259 section 8.2), and refusing it lost the whole bundle.
+    """
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode()
 
 
 def finding_id(finding: Mapping[str, Any]) -> str:

@@ -38,9 +38,11 @@ def render(run: EvidenceRun) -> bytes:
 
     def uri(path: str) -> str:
         # Relative to the repository (a project may sit in a monorepo's subdirectory),
-        # and a URI: a space or a '#' in a file name is percent-encoded.
+        # and a URI: a space or a '#' in a file name is percent-encoded, and so is each
+        # byte of a name that is not UTF-8 (kept as a surrogate escape, as os.fsdecode does).
         if path not in uris:
-            uris[path] = quote(posixpath.join(prefix, path or config_uri), safe="/")
+            full = posixpath.join(prefix, path or config_uri)
+            uris[path] = quote(full, safe="/", errors="surrogateescape")
         return uris[path]
 
     # Each run's results are made and encoded a chunk at a time (streaming.py): the

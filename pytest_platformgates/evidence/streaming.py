@@ -17,8 +17,9 @@ perhaps spelt differently (``0.00001``, ``1e-05``), and NaN and infinities as ``
 where the standard library writes ``NaN`` (not JSON at all). What it would take
 differently otherwise (a string with a lone surrogate, an integer past 64 bits, a key
 that is not a string, a subclass, a dataclass, a datetime) it refuses, and the standard
-library encodes that chunk, or raises as it always did. The skeleton (gate figures,
-durations: the only floats) is always the standard library's.
+library encodes that chunk, or raises as it always did; a lone surrogate (a file name
+that is not UTF-8) it writes as U+FFFD, as every document does (``run.utf8``). The
+skeleton (gate figures, durations: the only floats) is always the standard library's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from .run import utf8
 
 try:
     import orjson
@@ -75,9 +78,7 @@ def encode(skeleton: Any, arrays: Mapping[str, Iterable[Any]], *, sort_keys: boo
 
 def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
     """``value`` as compact UTF-8 JSON, by the standard library (the skeleton: small)."""
-    return json.dumps(
-        value, sort_keys=sort_keys, ensure_ascii=False, separators=SEPARATORS
-    ).encode()
+    return utf8(json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=SEPARATORS))
 
 
 def _encoded(chunk: list[Any], sort_keys: bool) -> bytes:
