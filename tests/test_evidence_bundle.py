@@ -336,6 +336,27 @@ def test_a_dirty_tree_is_recorded_and_refused_by_verify(project, capsys):
     assert verify(project, "--allow-dirty") == 0
 
 
+def test_a_working_tree_with_names_that_are_not_utf8_is_recorded_not_a_crash(project, capsys):
+    # git status printed bytes that were decoded strictly: an INTERNALERROR traceback
+    # before any test ran, for one stray file in the tree.
+    probe_project(project, {})
+    edited = os.fsdecode(b"d\xff.txt")
+    project.write(edited, "one\n")
+    project.commit()
+    project.write(edited, "two\n")
+    project.write(os.fsdecode(b"u\xfe.txt"), "untracked\n")
+    result = project.pytester.runpytest(*INNER)
+    result.assert_outcomes(passed=2)
+    data = (project.path / "gate-evidence" / "evidence.json").read_bytes().decode("utf-8")
+    git = json.loads(data)["predicate"]["git"]
+    assert git["dirty"] is True
+    assert git["changed"] == ["d\ufffd.txt"]
+    assert "u\ufffd.txt" in git["untracked"]
+    assert verify(project) == 1
+    assert "uncommitted changes (d\ufffd.txt)" in capsys.readouterr().out
+    assert verify(project, "--allow-dirty") == 0
+
+
 def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeypatch):
     # A planted secret, built at run time so that our own repository holds none.
     planted = "AKIA" + "Z7Q3" * 4

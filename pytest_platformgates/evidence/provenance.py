@@ -105,8 +105,9 @@ def _git(root: Path, *args: str) -> str:
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace")
         raise subprocess.CalledProcessError(proc.returncode, proc.args, stderr=stderr)
-    # A path git prints that is not UTF-8 is recorded with U+FFFD: the evidence is text.
-    return proc.stdout.decode("utf-8", "replace")
+    # A path or branch name that is not UTF-8 keeps its bytes, as the inventory keeps
+    # them (the writers encode them, run.utf8); strict decoding was a traceback.
+    return proc.stdout.decode("utf-8", "surrogateescape")
 
 
 def git_state(root: Path, ignore: tuple[Path, ...] = ()) -> GitState:
