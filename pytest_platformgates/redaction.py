@@ -15,6 +15,8 @@ everything quoted from outside passes through here first:
   detect-secrets' regex plugins find (mixed letters and digits, long upper-case base32,
   long random base62); ordinary names in messages (``os``, ``collections.abc``,
   ``test_rfc3339_dates``) stay readable.
+- :func:`shown` spells out what a terminal would act on (escape sequences, carriage
+  returns), for the terminal report and ``platformgates verify``.
 """
 
 from __future__ import annotations
@@ -110,3 +112,23 @@ def _random_case(text: str) -> bool:
 def _entropy(text: str) -> float:
     counts = Counter(text)
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def shown(text: object) -> str:
+    """``text`` with every character a terminal would act on spelt out as an escape.
+
+    File names, tools' messages (ruff quotes the bytes it cannot parse), problems and
+    waiver fields come from the project: an escape sequence in one could clear the
+    screen or recolour a line, a carriage return overwrite a FAILED line with PASSED.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (a surrogate escape)
+        return f"\\x{code - 0xDC00:02x}"
+    return repr(char)[1:-1]  # \x1b, \r, \u202e (a bidirectional override)

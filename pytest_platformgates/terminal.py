@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from .model import Finding, GateResult, Severity, Verdict
+from .redaction import shown
 
 MAX_LISTED = 200
 PROGRESS_AFTER = 1.0  # seconds a gate item may wait silently
@@ -29,8 +30,8 @@ def failure_report(result: GateResult, verbose: int = 0) -> str:
         lines.append(f"gate {result.gate!r} could not be evaluated; it does not pass:")
         for problem in result.problems:
             first, *rest = problem.splitlines() or [""]
-            lines.append(f"  - {first}")
-            lines.extend(f"      {r}" for r in rest)
+            lines.append(f"  - {shown(first)}")
+            lines.extend(f"      {shown(r)}" for r in rest)
         lines.append(
             f"next: fix the cause above and rerun this gate alone with `pytest --gates-only -k "
             f"{result.gate}`; its settings are [tool.platformgates.gates.{result.gate}] "
@@ -58,25 +59,29 @@ def failure_report(result: GateResult, verbose: int = 0) -> str:
         else:
             lines.append("  (run with -v to list them)")
     for note in result.notes:
-        lines.append(f"note: {note}")
+        lines.append(f"note: {shown(note)}")
     return "\n".join(lines)
 
 
 def _finding_lines(findings: Sequence[Finding], hints: bool) -> list[str]:
     out = []
-    shown = [(f, f.location) for f in findings[:MAX_LISTED]]
+    listed = [(f, shown(f.location)) for f in findings[:MAX_LISTED]]
     # Aligned on the lines shown: measuring all of a gate's thousands cost 0.03 s a run.
-    width = min(max((len(location) for _, location in shown), default=0), 60)
-    for f, location in shown:
-        out.append(f"  {location:<{width}}  {f.severity.label:<8} {f.rule:<12} {f.message}")
+    width = min(max((len(location) for _, location in listed), default=0), 60)
+    for f, location in listed:
+        out.append(
+            f"  {location:<{width}}  {f.severity.label:<8} {shown(f.rule):<12} {shown(f.message)}"
+        )
         if f.waiver:
             w = f.waiver
             out.append(
-                f"  {'':<{width}}  waived: {w.get('id')} (owner {w.get('owner')}, "
-                f"expires {w.get('expires')}, {w.get('days_left')} days left)"
+                shown(
+                    f"  {'':<{width}}  waived: {w.get('id')} (owner {w.get('owner')}, "
+                    f"expires {w.get('expires')}, {w.get('days_left')} days left)"
+                )
             )
         if hints and f.hint:
-            out.append(f"  {'':<{width}}  hint: {f.hint}")
+            out.append(f"  {'':<{width}}  hint: {shown(f.hint)}")
         if f.known_debt:
             out.append(f"  {'':<{width}}  known debt: {f.known_debt}")
     if len(findings) > MAX_LISTED:

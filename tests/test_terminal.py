@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from conftest import gates_toml
+from pytest_platformgates.model import Finding, GateResult, Severity, Verdict
+from pytest_platformgates.terminal import failure_report
 
 #: Two third-party gates: one that takes a while, one with a finding below fail_on.
 GATES = """
@@ -110,3 +112,58 @@ def test_the_summary_table_has_a_row_per_gate_with_counts_time_and_cache(project
             "slow   PASSED   0     0     0    0    *s  -",
         ]
     )
+
+
+def test_control_characters_from_the_project_are_spelt_out_not_sent_to_the_terminal(project):
+    # A file name with an escape sequence (clear the screen), one with a carriage return
+    # that would overwrite its own line, and code whose bytes ruff quotes in its message.
+    project.write("a\x1b[2Jb.py", "import os\n")
+    project.write("c\rPASSED.py", "import os\n")
+    project.write("d.py", "x = 1 \x07\n")
+    project.write("pyproject.toml", gates_toml({"lint": {}}), dedent=False)
+    project.commit()
+    result = project.pytester.runpytest_subprocess("--gates-only", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert not {"\x1b", "\r", "\x07"} & set(out), repr(out)
+    result.stdout.fnmatch_lines(
+        [
+            r"  a\x1b[[]2Jb.py:1:8 * F401 *",
+            r"  c\rPASSED.py:1:8 * F401 *",
+            r"  d.py:1:7 *Got unexpected token \x07",
+        ]
+    )
+
+
+def test_every_part_of_a_report_spells_out_control_characters():
+    # A problem (a tool's stderr, coloured), a note, a hint and a waiver from the
+    # configuration: each is the project's text, and none may move the cursor.
+    hostile = "x\x1b]0;title\x07\rPASSED\u202e"
+    finding = Finding(
+        gate="probe",
+        rule="P1",
+        severity=Severity.HIGH,
+        path="m\udcff.py",
+        line=1,
+        message=hostile,
+        hint=hostile,
+        waiver={"id": hostile, "owner": hostile},
+    )
+    blocking = Finding(
+        gate="probe", rule="P2", severity=Severity.HIGH, path="a.py", line=1, message=hostile
+    )
+    result = GateResult(
+        gate="probe",
+        verdict=Verdict.ERROR,
+        fail_on=Severity.HIGH,
+        findings=(finding, blocking),
+        problems=(f"ruff: \x1b[31merror\x1b[0m {hostile}",),
+        notes=(hostile,),
+    )
+    report = failure_report(result, verbose=2)
+    assert report.isprintable() is False  # only its newlines
+    assert all(line.isprintable() for line in report.splitlines()), repr(report)
+    assert "m\\xff.py:1" in report
+    assert "\\x1b[31merror" in report
+    assert "x\\x1b]0;title\\x07\\rPASSED\\u202e" in report
+    assert report.count("\n") == len(report.splitlines()) - 1
