@@ -357,6 +357,21 @@ def test_a_working_tree_with_names_that_are_not_utf8_is_recorded_not_a_crash(pro
     assert verify(project, "--allow-dirty") == 0
 
 
+def test_verify_spells_out_control_characters_it_quotes_from_the_bundle(project, capsys):
+    # ESC[8m (conceal) in a changed file's name hid every line after it, "NOT VERIFIED"
+    # included, in a terminal or a CI log that renders escapes.
+    probe_project(project, {})
+    project.write("e\x1b[8m.txt", "one\n")
+    project.commit()
+    project.write("e\x1b[8m.txt", "two\n")
+    project.pytester.runpytest(*INNER)
+    assert verify(project) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "uncommitted changes (e\\x1b[8m.txt)" in out
+    assert out.splitlines()[-1].startswith("platformgates verify: NOT VERIFIED")
+
+
 def test_ci_identity_is_recorded_and_no_secret_value_is_written(project, monkeypatch):
     # A planted secret, built at run time so that our own repository holds none.
     planted = "AKIA" + "Z7Q3" * 4

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..redaction import shown
 from . import bundle, dsse, manifest, statement
 
 if TYPE_CHECKING:
@@ -43,9 +44,11 @@ class Report:
         return not self.failures
 
     def lines(self) -> list[str]:
-        out = [f"ok    {line}" for line in self.passed]
-        out += [f"WARN  {line}" for line in self.warnings]
-        out += [f"FAIL  {line}" for line in self.failures]
+        """The report as printed: what it quotes from the bundle (file names, notes) may
+        hold escape sequences, which must not hide a FAIL line or the verdict."""
+        out = [f"ok    {shown(line)}" for line in self.passed]
+        out += [f"WARN  {shown(line)}" for line in self.warnings]
+        out += [f"FAIL  {shown(line)}" for line in self.failures]
         return out
 
 
