@@ -100,6 +100,28 @@ def test_rules_and_results_carry_what_code_scanning_reads(tmp_path):
     assert run["automationDetails"]["id"] == "platformgates/lint/"
 
 
+@pytest.mark.parametrize(
+    ("url", "help_uri"),
+    [
+        ("https://x.test/F401", "https://x.test/F401"),
+        ("https://x.test/rules?q=a b&v=100%", "https://x.test/rules?q=a%20b&v=100%25"),
+        ("https://x.test/r\u00e8gle#%C3%A8", "https://x.test/r%C3%A8gle#%C3%A8"),
+        (")", None),  # flawfinder wrote this; GitHub refused the whole upload
+        ("javascript:alert(1)", None),
+        ("x.test/F401", None),
+        ("https://x.test/\ud800", None),
+    ],
+)
+def test_a_help_uri_is_a_uri_code_scanning_accepts_or_left_out(tmp_path, url, help_uri):
+    # Rules' URLs come from tools (a third-party SARIF log's helpUri, through the sarif
+    # gate): one that is not a URI made the log schema-invalid, and code scanning
+    # rejects such a log whole, every other gate's results with it.
+    log = render(tmp_path, [record("lint", "failed", [finding(url=url)])])
+    validate(log)
+    (rule,) = log["runs"][0]["tool"]["driver"]["rules"]
+    assert rule.get("helpUri") == help_uri
+
+
 def test_a_waived_finding_carries_a_suppression_with_its_justification(tmp_path):
     waiver = {
         "id": "PYSEC-1",

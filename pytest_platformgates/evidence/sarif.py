@@ -11,6 +11,7 @@ appearing clean. No snippet or source text is ever included.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,12 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 # GitHub ranks security results by this property (CVSS-like, 0.0-10.0).
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
 INFORMATION_URI = "https://pypi.org/project/pytest-platformgates/"
+# An absolute http(s) URI as RFC 3986 spells one (no IPv6 host): what helpUri may hold.
+_HTTP_URI = re.compile(
+    r"https?://[\w.~%!$&'()*+,;=:@-]+(?:/[\w.~%!$&'()*+,;=:@/-]*)?"
+    r"(?:\?[\w.~%!$&'()*+,;=:@/?-]*)?(?:#[\w.~%!$&'()*+,;=:@/?-]*)?",
+    re.ASCII,
+)
 
 
 def render(run: EvidenceRun) -> bytes:
@@ -116,9 +123,25 @@ def _rule(gate: str, finding: Mapping[str, Any]) -> dict[str, Any]:
             "tags": [gate],
         },
     }
-    if finding.get("url"):
-        rule["helpUri"] = finding["url"]
+    help_uri = _help_uri(str(finding.get("url") or ""))
+    if help_uri:
+        rule["helpUri"] = help_uri
     return rule
+
+
+def _help_uri(url: str) -> str | None:
+    """``url`` as an http(s) URI, percent-encoded where it must be, or None.
+
+    Tools' URLs reach here (a third-party SARIF log's ``helpUri``, through the sarif
+    gate); one that is not a URI (``)``, a space) makes the log schema-invalid, and code
+    scanning refuses such a log whole. A ``javascript:`` one is no documentation.
+    """
+    try:
+        uri = quote(url, safe="!#$%&'()*+,/:;=?@~")
+    except UnicodeEncodeError:  # a lone surrogate: no URL at all
+        return None
+    uri = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", uri)  # a '%' that starts no escape
+    return uri if _HTTP_URI.fullmatch(uri) else None
 
 
 def _result(
