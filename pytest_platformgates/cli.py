@@ -18,6 +18,7 @@ from typing import Any
 from . import __version__, policy
 from .config import GATE_COMMON, GLOBAL, ConfigError, Settings, plugin_modules, read_table
 from .manager import collect_gates, create_plugin_manager
+from .redaction import shown
 from .reference import reference_markdown
 
 NO_TABLE = "has no [tool.platformgates] table; `platformgates init` writes a starting one"
@@ -125,7 +126,7 @@ def _policy(project: Path, command: str) -> int:
         print("\n".join(policy.report_lines(settings)))
         return 0
     lines, expired = report_lines(settings.policy.waivers, settings.policy.rules)
-    print("\n".join(lines))
+    print("\n".join(shown(line) for line in lines))  # reasons, owners: the project's text
     return 1 if expired else 0
 
 

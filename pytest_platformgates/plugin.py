@@ -30,6 +30,7 @@ from .gate import FileGate, Gate
 from .items import MARKER, NODE_PREFIX, GateFailed, GateItem, GatesCollector
 from .manager import collect_gates, create_plugin_manager
 from .model import GateResult, Verdict
+from .redaction import shown
 from .runner import GateRunner, PartialScan
 from .terminal import summary_table
 
@@ -374,7 +375,7 @@ class GateSession:
         for line in summary_table(results, terminalreporter.verbosity):
             terminalreporter.write_line(line)
         for line in waivers.summary_lines(results):
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(shown(line))  # owner, reason: the project's text
         for line in state.settings.policy.overrides if state.settings.policy else ():
             terminalreporter.write_line(line, red=True, bold=True)
         if state.runner.partial is not None:
@@ -387,4 +388,4 @@ class GateSession:
         for result in results:
             if result.verdict is Verdict.PASSED:
                 for note in result.notes:
-                    terminalreporter.write_line(f"{result.gate}: note: {note}")
+                    terminalreporter.write_line(f"{result.gate}: note: {shown(note)}")

@@ -167,3 +167,34 @@ def test_every_part_of_a_report_spells_out_control_characters():
     assert "\\x1b[31merror" in report
     assert "x\\x1b]0;title\\x07\\rPASSED\\u202e" in report
     assert report.count("\n") == len(report.splitlines()) - 1
+
+
+NOTED_GATE = """
+from pytest_platformgates import Analysis, Gate, hookimpl
+
+
+class NotedGate(Gate):
+    name = "noted"
+    description = "passes with a note quoting a tool"
+
+    def check(self, ctx):
+        return Analysis(notes=("tool said: \\x1b[8mhidden",))
+
+
+@hookimpl
+def platformgates_gates():
+    return [NotedGate()]
+"""
+
+
+def test_a_passing_gates_note_is_spelt_out_in_the_summary(project):
+    project.write("noted_gates.py", NOTED_GATE)
+    content = '[project]\nname = "demo"\nversion = "0.0.1"\n\n'
+    project.write(
+        "pyproject.toml", content + gates_toml({"noted": {}}, plugins=["noted_gates"]), dedent=False
+    )
+    project.commit()
+    result = project.pytester.runpytest_subprocess("--gates-only", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "\x1b" not in result.stdout.str()
+    result.stdout.fnmatch_lines([r"noted: note: tool said: \x1b[[]8mhidden"])

@@ -205,6 +205,21 @@ def test_waivers_command_lists_status_and_fails_on_expired(project, capsys, monk
     assert "EXPIRED  lint:F401" in capsys.readouterr().out
 
 
+def test_control_characters_in_a_waiver_are_spelt_out_where_it_is_listed(project, capsys):
+    # TOML takes "\u001b": an owner or reason could conceal the lines after it (ESC[8m)
+    # in the run's summary or in `platformgates waivers` while it is reviewed.
+    owner, reason = "payments\x1b[8m-team", "re-exported\r\x1b[2K"
+    lint_project(project, waiver_toml(owner=owner, reason=reason))
+    result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert "\x1b" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*lint: waiver F401 APPLIED (owner payments\\x1b[[]8m-team,*"])
+    assert cli.main(["waivers", "--project", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out
+    assert "owner payments\\x1b[8m-team" in out and "reason: re-exported\\r\\x1b[2K" in out
+
+
 def test_a_gate_that_could_not_judge_leaves_its_waivers_unchecked():
     w = waivers.Waiver(
         gate="g", id="R1", reason="r", owner="o", expires=TODAY, source="pyproject.toml", index=0
