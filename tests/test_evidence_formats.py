@@ -247,6 +247,28 @@ def test_the_report_is_self_contained(tmp_path):
     assert "&lt;b&gt;" in page
 
 
+# What the HTML standard's parser calls an error in the input stream ("control-character-
+# in-input-stream", "noncharacter-in-input-stream", "unexpected-null-character").
+NOT_IN_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def test_control_characters_in_what_the_report_quotes_are_spelt_out(tmp_path):
+    hostile = "a\x1b[2J\x00\x07\x85\ufffe <i>x</i>"
+    records = [
+        record(
+            "lint",
+            "error",
+            [finding(path=f"p{hostile}.py", message=hostile, hint=hostile)],
+            problems=[f"ruff crashed:\n{hostile}"],
+            notes=[hostile],
+        )
+    ]
+    page = html.render(make_run(tmp_path, records)).decode("utf-8")
+    assert not NOT_IN_HTML.search(page), NOT_IN_HTML.findall(page)
+    assert "a\\x1b[2J\\x00\\x07\\x85\\ufffe &lt;i&gt;x&lt;/i&gt;" in page
+    assert "ruff crashed:\na\\x1b" in page  # a problem keeps its lines (in a <pre>)
+
+
 @pytest.mark.skipif(
     CHROMIUM is None and not IN_CI,
     reason="no chromium here (apt-get install chromium); CI installs it and runs this test",

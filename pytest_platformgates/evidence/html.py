@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
@@ -21,6 +22,9 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 # Shown per gate before the rest is summarised; the SARIF and the statement hold all.
 MAX_FINDINGS = 500
 COVERAGE_ARTIFACT = "coverage.json"
+# What the HTML parser calls an error in the input (control characters, noncharacters):
+# a file name or a tool's message may hold them; the page spells them out instead.
+_NOT_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1b1f24}
@@ -41,7 +45,8 @@ dd{margin:0}.problem{background:#fff8c5;border:1px solid #d4a72c;padding:.4rem .
 
 
 def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    text = escape(str(value), quote=True)
+    return _NOT_HTML.sub(lambda m: repr(m.group())[1:-1], text) if not text.isprintable() else text
 
 
 def _badge(verdict: str) -> str:
