@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,6 +74,28 @@ def test_lint_finding_fails_the_gate_with_a_clean_report(project):
     )
     assert "Traceback" not in result.stdout.str()
     assert result.ret == 1
+
+
+def test_the_fix_command_in_a_hint_is_safe_to_paste_whatever_the_file_name(project):
+    # The hint is a shell command with the file name in it: "; touch pwned;" in a name
+    # ran touch for whoever pasted it, and a name starting with "-" was an option.
+    names = ["a b;touch pwned;.py", "-rf.py"]
+    project.configure({"lint": {"format": False}})
+    for name in names:
+        project.write(name, "import os\n")
+    project.commit()
+    project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider")
+    data = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())
+    (gate,) = data["predicate"]["gates"]
+    hints = {f["path"]: f["hint"] for f in gate["findings"]}
+    assert set(hints) == set(names)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for name, hint in hints.items():
+        command = hint.split("`")[1]
+        assert command.startswith("ruff check --fix ")
+        subprocess.run(["sh", "-c", command], cwd=project.path, env=env, check=True)
+        assert (project.path / name).read_text() == "", name
+    assert not (project.path / "pwned").exists()
 
 
 def test_the_projects_ruff_config_is_honoured(project):

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -409,9 +410,12 @@ class LintGate(FileGate):
             hint = "ruff cannot parse this file, so nothing in it is checked; fix the syntax"
             severity = Severity.CRITICAL
         elif fix.get("applicability") == "safe":
-            hint = f"fixable: `ruff check --fix {path}`"
+            hint = f"fixable: `ruff check --fix {_shell_word(path)}`"
         elif fix:
-            hint = f"fixable with `ruff check --fix --unsafe-fixes {path}` (review the change)"
+            hint = (
+                f"fixable with `ruff check --fix --unsafe-fixes {_shell_word(path)}` "
+                "(review the change)"
+            )
         else:
             hint = f"see {entry['url']}" if entry.get("url") else ""
         return Finding(
@@ -425,6 +429,12 @@ class LintGate(FileGate):
             hint=hint,
             url=str(entry.get("url") or ""),
         )
+
+
+def _shell_word(path: str) -> str:
+    """``path`` as one word of a command a person pastes into a shell: quoted if it must
+    be (a name may hold ``;`` or ``$(...)``), never read as an option."""
+    return shlex.quote(f"./{path}" if path.startswith("-") else path)
 
 
 def _logged_files(
