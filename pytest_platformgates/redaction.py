@@ -17,6 +17,7 @@ everything quoted from outside passes through here first:
   ``test_rfc3339_dates``) stay readable.
 - :func:`shown` spells out what a terminal would act on (escape sequences, carriage
   returns), for the terminal report and ``platformgates verify``.
+- :func:`shell_word` quotes a file name for a command a hint tells a person to paste.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import shlex
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -132,3 +134,9 @@ def _escape(char: str) -> str:
     if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (a surrogate escape)
         return f"\\x{code - 0xDC00:02x}"
     return repr(char)[1:-1]  # \x1b, \r, \u202e (a bidirectional override)
+
+
+def shell_word(path: str) -> str:
+    """``path`` as one word of a command a person pastes into a shell: quoted if it must
+    be (a name may hold ``;`` or ``$(...)``), never read as an option."""
+    return shlex.quote(f"./{path}" if path.startswith("-") else path)

@@ -76,25 +76,37 @@ def test_lint_finding_fails_the_gate_with_a_clean_report(project):
     assert result.ret == 1
 
 
-def test_the_fix_command_in_a_hint_is_safe_to_paste_whatever_the_file_name(project):
-    # The hint is a shell command with the file name in it: "; touch pwned;" in a name
-    # ran touch for whoever pasted it, and a name starting with "-" was an option.
+@pytest.mark.parametrize(
+    ("gates", "content", "command", "after"),
+    [
+        ({"lint": {"format": False}}, "import os\n", "ruff check --fix ", ""),
+        ({"lint": {}}, "x=1\n", "ruff format ", "x = 1\n"),
+        # py_compile only names the file in its error (exit 1): it stays as it was.
+        ({"sast": {}}, "def (:\n", "python -m py_compile ", "def (:\n"),
+    ],
+)
+def test_the_command_in_a_hint_is_safe_to_paste_whatever_the_file_name(
+    project, gates, content, command, after
+):
+    # A hint is a shell command with the file name in it: "; touch pwned;" in a name ran
+    # touch for whoever pasted it, and a name starting with "-" was an option.
     names = ["a b;touch pwned;.py", "-rf.py"]
-    project.configure({"lint": {"format": False}})
+    project.configure(gates)
     for name in names:
-        project.write(name, "import os\n")
+        project.write(name, content)
     project.commit()
     project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider")
     data = json.loads((project.path / "gate-evidence" / "evidence.json").read_text())
     (gate,) = data["predicate"]["gates"]
-    hints = {f["path"]: f["hint"] for f in gate["findings"]}
+    hints = {f["path"]: f["hint"] for f in gate["findings"] if command in f["hint"]}
     assert set(hints) == set(names)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for name, hint in hints.items():
-        command = hint.split("`")[1]
-        assert command.startswith("ruff check --fix ")
-        subprocess.run(["sh", "-c", command], cwd=project.path, env=env, check=True)
-        assert (project.path / name).read_text() == "", name
+        pasted = hint.split("`")[1]
+        assert pasted.startswith(command)
+        done = subprocess.run(["sh", "-c", pasted], cwd=project.path, env=env, check=False)
+        assert done.returncode == (1 if "py_compile" in command else 0), pasted
+        assert (project.path / name).read_text() == after, pasted
     assert not (project.path / "pwned").exists()
 
 

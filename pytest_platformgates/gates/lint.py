@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -338,7 +337,7 @@ class LintGate(FileGate):
                     line=int(entry["location"]["row"]),
                     column=int(entry["location"]["column"]),
                     message="not formatted as `ruff format` would write it",
-                    hint=f"run `ruff format {path}`",
+                    hint=f"run `ruff format {redaction.shell_word(path)}`",
                 )
             )
         logged = _logged_files(proc.stderr, FORMAT_LOG, ctx.root, batch)
@@ -410,10 +409,10 @@ class LintGate(FileGate):
             hint = "ruff cannot parse this file, so nothing in it is checked; fix the syntax"
             severity = Severity.CRITICAL
         elif fix.get("applicability") == "safe":
-            hint = f"fixable: `ruff check --fix {_shell_word(path)}`"
+            hint = f"fixable: `ruff check --fix {redaction.shell_word(path)}`"
         elif fix:
             hint = (
-                f"fixable with `ruff check --fix --unsafe-fixes {_shell_word(path)}` "
+                f"fixable with `ruff check --fix --unsafe-fixes {redaction.shell_word(path)}` "
                 "(review the change)"
             )
         else:
@@ -429,12 +428,6 @@ class LintGate(FileGate):
             hint=hint,
             url=str(entry.get("url") or ""),
         )
-
-
-def _shell_word(path: str) -> str:
-    """``path`` as one word of a command a person pastes into a shell: quoted if it must
-    be (a name may hold ``;`` or ``$(...)``), never read as an option."""
-    return shlex.quote(f"./{path}" if path.startswith("-") else path)
 
 
 def _logged_files(

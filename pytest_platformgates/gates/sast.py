@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import redaction
 from ..config import Option
 from ..gate import FileAnalysis, FileGate, GateContext, GateError
 from ..hookspecs import hookimpl
@@ -733,7 +734,8 @@ def _unparseable(gate: str, path: str, reason: str) -> Finding:
         path=path,
         line=0,
         message=f"bandit could not analyse this file ({reason}), so nothing in it was checked",
-        hint=f"fix the syntax (`python -m py_compile {path}` shows where), or exclude the "
+        hint=f"fix the syntax (`python -m py_compile {redaction.shell_word(path)}` shows "
+        "where), or exclude the "
         "file with tool.platformgates exclude if it is not Python source",
     )
 
