@@ -30,7 +30,7 @@ from .gate import FileGate, Gate
 from .items import MARKER, NODE_PREFIX, GateFailed, GateItem, GatesCollector
 from .manager import collect_gates, create_plugin_manager
 from .model import GateResult, Verdict
-from .redaction import shown
+from .redaction import shown, shown_lines
 from .runner import GateRunner, PartialScan
 from .terminal import summary_table
 
@@ -388,4 +388,6 @@ class GateSession:
         for result in results:
             if result.verdict is Verdict.PASSED:
                 for note in result.notes:
-                    terminalreporter.write_line(f"{result.gate}: note: {shown(note)}")
+                    first, *rest = shown_lines(note)
+                    for line in (f"{result.gate}: note: {first}", *rest):
+                        terminalreporter.write_line(line)

@@ -129,6 +129,12 @@ def shown(text: object) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+def shown_lines(text: object) -> list[str]:
+    """``text``'s lines, each :func:`shown`: a multi-line note or problem keeps its lines
+    (a command's output tail) while what a terminal would act on in them is spelt out."""
+    return [shown(line) for line in str(text).splitlines()] or [""]
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (a surrogate escape)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from .model import Finding, GateResult, Severity, Verdict
-from .redaction import shown
+from .redaction import shown, shown_lines
 
 MAX_LISTED = 200
 PROGRESS_AFTER = 1.0  # seconds a gate item may wait silently
@@ -29,9 +29,9 @@ def failure_report(result: GateResult, verbose: int = 0) -> str:
     if result.verdict is Verdict.ERROR:
         lines.append(f"gate {result.gate!r} could not be evaluated; it does not pass:")
         for problem in result.problems:
-            first, *rest = problem.splitlines() or [""]
-            lines.append(f"  - {shown(first)}")
-            lines.extend(f"      {shown(r)}" for r in rest)
+            first, *rest = shown_lines(problem)
+            lines.append(f"  - {first}")
+            lines.extend(f"      {r}" for r in rest)
         lines.append(
             f"next: fix the cause above and rerun this gate alone with `pytest --gates-only -k "
             f"{result.gate}`; its settings are [tool.platformgates.gates.{result.gate}] "
@@ -59,7 +59,8 @@ def failure_report(result: GateResult, verbose: int = 0) -> str:
         else:
             lines.append("  (run with -v to list them)")
     for note in result.notes:
-        lines.append(f"note: {shown(note)}")
+        first, *rest = shown_lines(note)
+        lines += [f"note: {first}", *rest]
     return "\n".join(lines)
 
 

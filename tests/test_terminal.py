@@ -169,6 +169,18 @@ def test_every_part_of_a_report_spells_out_control_characters():
     assert report.count("\n") == len(report.splitlines()) - 1
 
 
+def test_a_multi_line_note_keeps_its_lines_each_spelt_out():
+    # A command gate's output tail is a note of several lines: they stay lines.
+    note = "output of `check` (last lines):\n  | line 48\n  | \x1b[2Kline 49"
+    result = GateResult(gate="check", verdict=Verdict.FAILED, fail_on=Severity.HIGH, notes=(note,))
+    lines = failure_report(result).splitlines()
+    assert lines[-3:] == [
+        "note: output of `check` (last lines):",
+        "  | line 48",
+        "  | \\x1b[2Kline 49",
+    ]
+
+
 NOTED_GATE = """
 from pytest_platformgates import Analysis, Gate, hookimpl
 
@@ -178,7 +190,7 @@ class NotedGate(Gate):
     description = "passes with a note quoting a tool"
 
     def check(self, ctx):
-        return Analysis(notes=("tool said: \\x1b[8mhidden",))
+        return Analysis(notes=("tool said: \\x1b[8mhidden\\n  | its second line",))
 
 
 @hookimpl
@@ -197,4 +209,4 @@ def test_a_passing_gates_note_is_spelt_out_in_the_summary(project):
     result = project.pytester.runpytest_subprocess("--gates-only", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "\x1b" not in result.stdout.str()
-    result.stdout.fnmatch_lines([r"noted: note: tool said: \x1b[[]8mhidden"])
+    result.stdout.fnmatch_lines([r"noted: note: tool said: \x1b[[]8mhidden", "  | its second line"])
