@@ -110,6 +110,21 @@ def test_the_command_in_a_hint_is_safe_to_paste_whatever_the_file_name(
     assert not (project.path / "pwned").exists()
 
 
+def test_a_finding_in_a_file_whose_name_is_not_utf8_survives_the_cache(project):
+    # ruff writes such a name with U+FFFD: its findings matched no file of the selection,
+    # so the file was cached as clean and the warm run passed.
+    project.configure({"lint": {}})
+    project.write(os.fsdecode(b"bad\xff/m.py"), "import os\nx=1\n")
+    project.commit()
+    for _run in ("cold", "warm"):
+        result = project.pytester.runpytest("--gates-only")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(
+            [r"*bad\xff/m.py:1:8 * F401 *", r"*bad\xff/m.py:2:1 * format *"], consecutive=False
+        )
+    result.stdout.fnmatch_lines(["lint  FAILED * 1/1"])
+
+
 def test_the_projects_ruff_config_is_honoured(project):
     project.configure(
         {"lint": {"format": False}},

@@ -234,7 +234,8 @@ class LintGate(FileGate):
                     proc.stderr.strip()[-2000:],
                 )
             for entry in entries:
-                finding = self._finding(entry, ctx.root, Severity.parse(settings["severity"]))
+                severity = Severity.parse(settings["severity"])
+                finding = self._finding(entry, ctx.root, severity, batch)
                 if finding.rule in UNANALYSABLE:
                     unanalysable.add(finding.path)
                 findings.append(finding)
@@ -321,12 +322,12 @@ class LintGate(FileGate):
         findings: list[Finding] = []
         reported: set[str] = set()
         for entry in entries:
-            path = _relative(entry["filename"], ctx.root)
+            path = _relative(entry["filename"], ctx.root, batch)
             reported.add(path)
             if entry.get("code") in UNANALYSABLE:
                 # Files ruff check could not parse are not handed over, so this one was
                 # left out of ruff check (`lint.exclude`): nothing else reports it.
-                findings.append(self._finding(entry, ctx.root, severity))
+                findings.append(self._finding(entry, ctx.root, severity, batch))
                 continue
             findings.append(
                 Finding(
@@ -395,9 +396,11 @@ class LintGate(FileGate):
             ok_codes=(0, 1, 2),
         )
 
-    def _finding(self, entry: Mapping[str, Any], root: Path, severity: Severity) -> Finding:
+    def _finding(
+        self, entry: Mapping[str, Any], root: Path, severity: Severity, batch: Sequence[str]
+    ) -> Finding:
         code = entry.get("code") or entry.get("name") or "ruff"
-        path = _relative(entry["filename"], root)
+        path = _relative(entry["filename"], root, batch)
         location = entry.get("location") or {}
         # Findings never carry source text: ruff quotes literals (S108, B033), names
         # (F821: a key written without its quotes) and format placeholders (F524).
@@ -493,14 +496,24 @@ def _parse(stdout: str, what: str, stderr: str = "") -> list[dict[str, Any]]:
     return data
 
 
-def _relative(filename: str, root: Path) -> str:
+def _relative(filename: str, root: Path, batch: Sequence[str] = ()) -> str:
+    """``filename`` as ruff reports it, as the project-relative path of ``batch`` it names.
+
+    ruff writes a name that is not UTF-8 with U+FFFD for its bytes: such a finding
+    matched no file of the batch, and the file was cached as clean (a warm run passed).
+    """
     path = Path(filename)
     if not path.is_absolute():
         path = root / path
     try:
-        return path.relative_to(root).as_posix()
+        relative = path.relative_to(root).as_posix()
     except ValueError:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        relative = path.resolve().relative_to(root.resolve()).as_posix()
+    if "\ufffd" in relative:
+        for candidate in batch:
+            if os.fsencode(candidate).decode("utf-8", "replace") == relative:
+                return candidate
+    return relative
 
 
 def _batches(paths: Sequence[str]) -> Iterator[list[str]]:
