@@ -73,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "baseline":
             return _baseline(args)
         return _config(args.project)
-    except ConfigError as exc:
-        print(f"platformgates: error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # it may quote a key or a value: the project's text
+        print(f"platformgates: error: {shown(exc)}", file=sys.stderr)
         return 2
 
 

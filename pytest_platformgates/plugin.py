@@ -87,8 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
             no_gates=bool(config.option.no_gates),
             changed=getattr(config.option, "gates_changed", None),
         )
-    except ConfigError as exc:
-        raise pytest.UsageError(f"platformgates: {exc}") from None
+    except ConfigError as exc:  # it may quote a key or a value: the project's text
+        raise pytest.UsageError(f"platformgates: {shown(exc)}") from None
     if weakened:
         config.issue_config_time_warning(pytest.PytestConfigWarning(weakened), stacklevel=2)
     if config.option.gates_only and config.option.no_gates:
@@ -253,7 +253,7 @@ class GateSession:
             weakened = policy.guard_selection(self.state.settings, selected)
         except ConfigError as exc:
             if self.owner:
-                raise pytest.UsageError(f"platformgates: {exc}") from None
+                raise pytest.UsageError(f"platformgates: {shown(exc)}") from None
             # An xdist worker: a collection error reaches the controller, which stops the run.
             report = pytest.CollectReport(NODE_PREFIX, "failed", f"platformgates: {exc}", [])
             self.config.hook.pytest_collectreport(report=report)

@@ -34,6 +34,18 @@ def test_an_unknown_key_names_file_line_key_and_the_likely_fix(project):
     assert "unknown key (did you mean 'format'?)" in err
 
 
+def test_a_configuration_error_spells_out_control_characters_it_quotes(project, capsys):
+    # TOML takes "\u001b" in a key or a value; the error quoting it went to the terminal raw.
+    _write(project, replace=("[tool.platformgates]", '[tool.platformgates]\n"a\\u001b[2Jb" = 1'))
+    result = project.pytester.runpytest("--gates-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "\x1b" not in err and "tool.platformgates.a\\x1b[2Jb: unknown key" in err
+    assert main(["config", "--project", str(project.path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "tool.platformgates.a\\x1b[2Jb: unknown key" in err
+
+
 def test_a_quoted_number_or_boolean_says_to_drop_the_quotes(project, capsys):
     _write(project, '\n[tool.platformgates.gates.coverage]\nline = "80"\n')
     assert main(["config", "--project", str(project.path)]) == 2
