@@ -269,6 +269,14 @@ def test_control_characters_in_what_the_report_quotes_are_spelt_out(tmp_path):
     assert "ruff crashed:\na\\x1b" in page  # a problem keeps its lines (in a <pre>)
 
 
+def test_bidirectional_controls_cannot_make_a_name_in_the_report_read_as_another(tmp_path):
+    # "\u202e" (right-to-left override) shows "evil\u202eyp.txt" as "eviltxt.py".
+    records = [record("lint", "failed", [finding(path="evil\u202eyp.txt", message="m\u2066x")])]
+    page = html.render(make_run(tmp_path, records)).decode("utf-8")
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", page)
+    assert "evil\\u202eyp.txt" in page and "m\\u2066x" in page
+
+
 @pytest.mark.skipif(
     CHROMIUM is None and not IN_CI,
     reason="no chromium here (apt-get install chromium); CI installs it and runs this test",

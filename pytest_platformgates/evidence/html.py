@@ -22,9 +22,12 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 # Shown per gate before the rest is summarised; the SARIF and the statement hold all.
 MAX_FINDINGS = 500
 COVERAGE_ARTIFACT = "coverage.json"
-# What the HTML parser calls an error in the input (control characters, noncharacters):
-# a file name or a tool's message may hold them; the page spells them out instead.
-_NOT_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
+# What the HTML parser calls an error in the input (control characters, noncharacters),
+# and the bidirectional controls that make one name read as another ("\u202e"): a file
+# name or a tool's message may hold them; the page spells them out instead.
+_NOT_HTML = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef\ufffe\uffff]"
+)
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1b1f24}
