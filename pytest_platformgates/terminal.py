@@ -47,14 +47,14 @@ def failure_report(result: GateResult, verbose: int = 0) -> str:
     reported = [f for f in result.reported if not f.known_debt]
     if reported:
         lines.append(f"reported, not blocking (below {result.fail_on}): {len(reported)}")
-        if verbose:
+        if verbose > 0:  # -q is -1
             lines.extend(_finding_lines(reported, hints=verbose > 1))
         else:
             lines.append("  (run with -v to list them)")
     debt = [f for f in result.findings if f.known_debt]
     if debt:
         lines.append(f"known debt, not blocking ({_debt_kinds(debt)}): {len(debt)}")
-        if verbose:
+        if verbose > 0:
             lines.extend(_finding_lines(debt, hints=False))
         else:
             lines.append("  (run with -v to list them)")
@@ -143,7 +143,7 @@ def debt_lines(results: Sequence[GateResult], verbose: int = 0) -> list[str]:
             f"; baseline can drop {stale} entries (platformgates baseline --prune)" if stale else ""
         )
         out.append(f"{r.gate}: known debt {len(debt)}{kinds}{tail}")
-        if verbose and debt:
+        if verbose > 0 and debt:
             out.extend(_finding_lines(debt, hints=False))
     return out
 
@@ -159,7 +159,7 @@ def passed_gate_lines(results: Sequence[GateResult], verbose: int) -> list[str]:
     for r in sorted(results, key=lambda r: r.gate):
         if r.verdict is not Verdict.PASSED or not r.findings:
             continue
-        if not verbose:
+        if verbose <= 0:  # -q is -1: counted, as by default
             quiet += len(r.findings)
             continue
         # Known debt is listed by debt_lines, waived findings say so on their own line.

@@ -101,6 +101,14 @@ def test_findings_of_passing_gates_are_counted_then_listed_with_v(project, monke
     result.stdout.fnmatch_lines(["*hint: turn it down"])
 
 
+def test_quiet_lists_no_more_than_the_default(project, monkeypatch):
+    # -q is verbosity -1, which is true: it listed what only -v should.
+    _project(project, monkeypatch, 0)
+    result = project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider", "-q")
+    result.stdout.fnmatch_lines(["1 non-blocking finding in passing gates*"])
+    assert "a little noise" not in result.stdout.str()
+
+
 def test_the_summary_table_has_a_row_per_gate_with_counts_time_and_cache(project, monkeypatch):
     _project(project, monkeypatch, 0)
     result = project.pytester.runpytest("--gates-only", "-p", "no:cacheprovider")
