@@ -283,7 +283,8 @@ def _baseline(args: argparse.Namespace) -> int:
     lines, status = baseline.command(
         settings, gates, names=args.gate, add=args.add, prune=args.prune, cache=cache
     )
-    print("\n".join(lines), file=sys.stderr if status == 2 else sys.stdout)
+    # Finding locations and problems: the project's text.
+    print("\n".join(map(shown, lines)), file=sys.stderr if status == 2 else sys.stdout)
     return status
 
 

@@ -146,6 +146,15 @@ def test_stale_entries_follow_the_policy(legacy, capsys, monkeypatch):
     legacy.pytester.runpytest("--gates-only").assert_outcomes(failed=1)
 
 
+def test_the_baseline_command_spells_out_control_characters_in_names(legacy, capsys):
+    run_baseline(legacy, capsys)
+    legacy.write("n\x1b[8mew.py", "import json\n")  # ESC[8m: conceal what follows
+    code, out = run_baseline(legacy, capsys)
+    assert code == 1
+    assert "\x1b" not in out
+    assert "n\\x1b[8mew.py:1:8  high  F401" in out
+
+
 def test_rerunning_never_grows_the_baseline_without_add(legacy, capsys):
     run_baseline(legacy, capsys)
     before = (legacy.path / BASELINE).read_text()
