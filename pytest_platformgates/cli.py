@@ -123,7 +123,7 @@ def _policy(project: Path, command: str) -> int:
         return 2
     settings = _settings(project, source, raw)
     if command == "policy":
-        print("\n".join(policy.report_lines(settings)))
+        print("\n".join(map(shown, policy.report_lines(settings))))  # the project's values
         return 0
     lines, expired = report_lines(settings.policy.waivers, settings.policy.rules)
     print("\n".join(shown(line) for line in lines))  # reasons, owners: the project's text

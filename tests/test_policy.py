@@ -109,6 +109,13 @@ def test_policy_command_prints_each_key_its_value_and_its_file(tmp_path, gates, 
     assert "required gates: lint, secrets" in out
 
 
+def test_policy_command_spells_out_control_characters_in_values(tmp_path, gates, capsys):
+    load(tmp_path, gates, 'exclude = ["x\\u001b[8m"]\n')
+    assert cli.main(["policy", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and '["x\\x1b[8m"]' in out
+
+
 def test_policy_command_names_the_file_that_set_each_waiver_rule(tmp_path, gates, capsys):
     load(
         tmp_path,
