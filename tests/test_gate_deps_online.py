@@ -165,3 +165,27 @@ def test_pypi_service_without_network_never_passes_a_vulnerable_pin(project):
         assert "could not be audited" in result.stdout.str() or "no report" in result.stdout.str()
     else:
         result.stdout.fnmatch_lines(["*PYSEC-2018-28*"])
+
+
+def test_two_versions_of_one_package_are_both_audited(project):
+    """pip-audit refuses a requirements file naming a package twice: the gate must not
+    turn that into "no report" (an error for ever) nor drop one of the versions."""
+    project.write(
+        "requirements.txt",
+        'requests==2.19.0 ; sys_platform == "win32"\n'
+        'requests==2.20.0 ; sys_platform != "win32"\n'
+        "idna==2.7\n"
+        "Idna==2.8\n",
+    )
+    with osv_server(OsvServer(records=advisories())) as server:
+        configure(project, {"source": "requirements.txt", "osv_url": server.url}, ["requests"])
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*requirements.txt:1*PYSEC-2018-28*requests 2.19.0*"])
+    assert "requests 2.20.0 (" not in result.stdout.str()
+    assert sorted(server.queries) == [
+        ("idna", "2.7"),
+        ("idna", "2.8"),
+        ("requests", "2.19.0"),
+        ("requests", "2.20.0"),
+    ]

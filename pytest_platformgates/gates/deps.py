@@ -337,6 +337,65 @@ class DepsGate(Gate):
         if not deps:
             return [], unaudited, {}
         pinned = sorted({(d.key, str(d.version)) for d in deps})
+        fetcher = _SeverityFetcher(settings["osv_url"] or DEFAULT_OSV_URL, ctx.timeout)
+        by_key: dict[tuple[str, str], list[dependencies.Dependency]] = {}
+        for d in deps:
+            by_key.setdefault((d.key, str(d.version)), []).append(d)
+        found = []
+        seen: set[tuple[str, str]] = set()
+        # pip-audit refuses a requirements file naming a package twice ("duplicate
+        # requirements"): two versions of one package (markers, two files, a lock file's
+        # alternatives) are audited in separate runs, each naming every package once.
+        for layer in _layers(pinned):
+            report, stderr = self._pip_audit(layer, service, ctx)
+            dropped = [
+                line for line in stderr.splitlines() if any(d in line for d in PIP_AUDIT_DROPPED)
+            ]
+            if dropped:
+                problems.append(
+                    "pip-audit ignored advisories the service returned, so the audit is "
+                    "incomplete:\n" + "\n".join(dropped[:10])
+                )
+            asked = dict(layer)
+            for entry in report:
+                name = canonicalize_name(entry["name"])
+                # Each run names a package once: its entry is that version, whether pip-audit
+                # reports it normalised (1.0RC1 as 1.0rc1) or, skipped, with no version at all.
+                key = (name, asked.get(name, ""))
+                targets = by_key.get(key)
+                if not targets:
+                    problems.append(
+                        f"pip-audit reported {entry['name']!r}, which was not asked for"
+                    )
+                    continue
+                seen.add(key)
+                if entry.get("skip_reason"):
+                    unaudited += [Unaudited(d, str(entry["skip_reason"])) for d in targets]
+                    continue
+                vulns = [_vulnerability(v) for v in entry.get("vulns") or []]
+                if service == "osv" and vulns:
+                    vulns = [fetcher.rate(v, key[0]) for v in vulns]
+                merged = osv.combine(vulns)
+                found += [Hit(d, v) for d in targets for v in merged]
+        version = _pip_audit_version(ctx)
+        missing = [(n, v) for n, v in pinned if (n, v) not in seen]
+        for n, v in missing:
+            unaudited += [Unaudited(d, "absent from pip-audit's report") for d in by_key[(n, v)]]
+        if fetcher.failure:
+            ctx.notes.append(
+                redaction.scrub(
+                    f"severities could not be fetched from the OSV service ({fetcher.failure});"
+                    " those advisories are taken as unknown_severity",
+                    settings["osv_url"] or "",
+                )
+            )
+        return found, unaudited, {"pip-audit": version}
+
+    def _pip_audit(
+        self, pinned: Sequence[tuple[str, str]], service: str, ctx: GateContext
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Run pip-audit on ``pinned`` (each name once): its report's entries and its stderr."""
+        settings = ctx.settings
         with tempfile.TemporaryDirectory(prefix="platformgates-deps-") as tmp:
             req = Path(tmp) / "requirements.txt"
             req.write_text("".join(f"{n}=={v}\n" for n, v in pinned), encoding="utf-8")
@@ -364,7 +423,6 @@ class DepsGate(Gate):
             # pip-audit exits 1 both for "vulnerabilities found" and for crashes: the
             # report on stdout, not the exit code, tells them apart.
             proc = run_tool(argv, cwd=ctx.root, timeout=ctx.timeout, ok_codes=(0, 1))
-        version = _pip_audit_version(ctx)
         report = _parse_report(proc.stdout)
         if report is None:
             names = ", ".join(f"{n} {v}" for n, v in pinned[:25])
@@ -377,50 +435,7 @@ class DepsGate(Gate):
                 "with a copy of an OSV database (docs/gates/deps.md)",
                 redaction.scrub(stderr_tail(proc.stderr), settings["osv_url"] or ""),
             )
-        dropped = [
-            line for line in proc.stderr.splitlines() if any(d in line for d in PIP_AUDIT_DROPPED)
-        ]
-        if dropped:
-            problems.append(
-                "pip-audit ignored advisories the service returned, so the audit is "
-                "incomplete:\n" + "\n".join(dropped[:10])
-            )
-        fetcher = _SeverityFetcher(settings["osv_url"] or DEFAULT_OSV_URL, ctx.timeout)
-        by_key: dict[tuple[str, str], list[dependencies.Dependency]] = {}
-        for d in deps:
-            by_key.setdefault((d.key, str(d.version)), []).append(d)
-        found = []
-        seen: set[tuple[str, str]] = set()
-        for entry in report:
-            key = (canonicalize_name(entry["name"]), str(entry.get("version", "")))
-            targets = by_key.get(key)
-            if targets is None:
-                # a skipped entry carries no version: match it by name
-                targets = [d for d in deps if d.key == key[0]]
-            if not targets:
-                problems.append(f"pip-audit reported {entry['name']!r}, which was not asked for")
-                continue
-            seen.update((d.key, str(d.version)) for d in targets)
-            if entry.get("skip_reason"):
-                unaudited += [Unaudited(d, str(entry["skip_reason"])) for d in targets]
-                continue
-            vulns = [_vulnerability(v) for v in entry.get("vulns") or []]
-            if service == "osv" and vulns:
-                vulns = [fetcher.rate(v, key[0]) for v in vulns]
-            merged = osv.combine(vulns)
-            found += [Hit(d, v) for d in targets for v in merged]
-        missing = [(n, v) for n, v in pinned if (n, v) not in seen]
-        for n, v in missing:
-            unaudited += [Unaudited(d, "absent from pip-audit's report") for d in by_key[(n, v)]]
-        if fetcher.failure:
-            ctx.notes.append(
-                redaction.scrub(
-                    f"severities could not be fetched from the OSV service ({fetcher.failure});"
-                    " those advisories are taken as unknown_severity",
-                    settings["osv_url"] or "",
-                )
-            )
-        return found, unaudited, {"pip-audit": version}
+        return report, proc.stderr
 
     # -- findings -------------------------------------------------------------------------
 
@@ -618,6 +633,20 @@ def _pip_audit_version(ctx: GateContext) -> str:
         found = proc.stdout.strip().rsplit(" ", 1)[-1]
     # Its JSON report is what this gate reads: a new major may change it.
     return supported_version("pip-audit", found, MIN_PIP_AUDIT, BELOW_PIP_AUDIT)
+
+
+def _layers(pinned: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """``pinned`` split so that no list names a package twice: the n-th version of each
+    package goes into the n-th list."""
+    layers: list[list[tuple[str, str]]] = []
+    count: dict[str, int] = {}
+    for name, version in pinned:
+        n = count.get(name, 0)
+        count[name] = n + 1
+        if n == len(layers):
+            layers.append([])
+        layers[n].append((name, version))
+    return layers
 
 
 def _pep440(dep: dependencies.Dependency) -> bool:
