@@ -189,3 +189,21 @@ def test_two_versions_of_one_package_are_both_audited(project):
         ("requests", "2.19.0"),
         ("requests", "2.20.0"),
     ]
+
+
+def test_a_record_that_crashes_pip_audit_is_named_not_blamed_on_the_network(project, tmp_path):
+    python = make_env(tmp_path / "venv", {"binderhub": "1.0.0"})
+    # PYSEC-2021-371 in the PyPA database: its ECOSYSTEM range is `fixed: 0.2.0-n653`
+    records = [osv_record("PYSEC-2021-371", "binderhub", fixed="0.2.0-n653")]
+    with osv_server(OsvServer(records=records)) as server:
+        server.answer = lambda name, version: {"vulns": records}  # type: ignore[method-assign]
+        configure(project, {"python": python, "osv_url": server.url}, ["binderhub"])
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*none of the 1 dependencies was audited: binderhub 1.0.0; pip-audit crashed: "
+            "*InvalidVersion: Invalid version: '0.2.0-n653'*",
+        ]
+    )
+    assert "osv:PATH" in result.stdout.str()

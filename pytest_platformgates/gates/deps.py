@@ -426,14 +426,30 @@ class DepsGate(Gate):
         report = _parse_report(proc.stdout)
         if report is None:
             names = ", ".join(f"{n} {v}" for n, v in pinned[:25])
+            url = settings["osv_url"] or ""
+            offline = (
+                'audit offline: `database = "osv:PATH"` with a copy of an OSV database, '
+                "without pip-audit (docs/gates/deps.md)"
+            )
+            why = (
+                "; is the vulnerability service reachable? Without internet access, point "
+                f"`osv_url` at a mirror, or {offline}"
+            )
+            if "Traceback (most recent call last)" in proc.stderr:
+                # Not only the network: one record pip-audit cannot read crashes it too
+                # (a `fixed` that is not PEP 440, as PYSEC-2021-371's 0.2.0-n653).
+                last = redaction.scrub(proc.stderr.strip().splitlines()[-1][:300], url)
+                why = (
+                    f"; pip-audit crashed: {last}. Is the vulnerability service reachable? "
+                    "If it is, a record it returned is one pip-audit cannot read; either "
+                    f"way, {offline}"
+                )
             raise GateError(
                 f"pip-audit produced no report (exit {proc.returncode}), so none of the "
                 f"{len(pinned)} dependencies was audited: {names}"
                 + (" ..." if len(pinned) > 25 else "")
-                + "; is the vulnerability service reachable? Without internet access, "
-                'point `osv_url` at a mirror, or audit offline: `database = "osv:PATH"` '
-                "with a copy of an OSV database (docs/gates/deps.md)",
-                redaction.scrub(stderr_tail(proc.stderr), settings["osv_url"] or ""),
+                + why,
+                redaction.scrub(stderr_tail(proc.stderr), url),
             )
         return report, proc.stderr
 
