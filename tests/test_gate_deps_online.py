@@ -207,3 +207,19 @@ def test_a_record_that_crashes_pip_audit_is_named_not_blamed_on_the_network(proj
         ]
     )
     assert "osv:PATH" in result.stdout.str()
+
+
+def test_the_upgrade_hint_names_only_fixes_above_the_installed_version(project, tmp_path):
+    # PYSEC-2023-72 (pyspark) in the PyPA database: three intervals in one range
+    python = make_env(tmp_path / "venv", {"pyspark": "3.2.1"})
+    events = [{"introduced": "0"}, {"fixed": "3.1.1"}, {"introduced": "3.2.0"}]
+    events += [{"fixed": "3.2.2"}, {"introduced": "3.1.1"}, {"fixed": "3.2.0"}]
+    record = osv_record("PYSEC-2023-72", "pyspark")
+    record["affected"][0]["ranges"][0]["events"] = events
+    with osv_server(OsvServer(records=[record])) as server:
+        server.answer = lambda name, version: {"vulns": [record]}  # type: ignore[method-assign]
+        configure(project, {"python": python, "osv_url": server.url}, ["pyspark"])
+        result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*hint: upgrade pyspark to 3.2.2 or later (fixed in 3.2.2)*"])
+    assert "3.1.1" not in result.stdout.str()

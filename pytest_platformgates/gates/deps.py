@@ -375,7 +375,9 @@ class DepsGate(Gate):
                 vulns = [_vulnerability(v) for v in entry.get("vulns") or []]
                 if service == "osv" and vulns:
                     vulns = [fetcher.rate(v, key[0]) for v in vulns]
-                merged = osv.combine(vulns)
+                # pip-audit lists every `fixed` event, also those of earlier intervals
+                # (pyspark: 3.1.1, 3.2.0, 3.2.2 for 3.2.1): only a later one is an upgrade.
+                merged = [_fixed_above(v, key[1]) for v in osv.combine(vulns)]
                 found += [Hit(d, v) for d in targets for v in merged]
         version = _pip_audit_version(ctx)
         missing = [(n, v) for n, v in pinned if (n, v) not in seen]
@@ -663,6 +665,19 @@ def _layers(pinned: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
             layers.append([])
         layers[n].append((name, version))
     return layers
+
+
+def _fixed_above(vuln: osv.Vulnerability, version: str) -> osv.Vulnerability:
+    """``vuln`` with only the fixed versions above ``version`` (a PEP 440 version)."""
+    current = Version(version)
+    fixed = []
+    for f in vuln.fixed:
+        try:
+            if Version(f) > current:
+                fixed.append(f)
+        except InvalidVersion:
+            fixed.append(f)  # cannot be ordered: kept, as the offline rules keep it
+    return replace(vuln, fixed=tuple(fixed))
 
 
 def _pep440(dep: dependencies.Dependency) -> bool:
