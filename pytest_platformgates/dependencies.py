@@ -554,7 +554,8 @@ def _read_requirements(
         return
     seen.add(resolved)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: pip reads a file an editor saved with a BOM, so the audit must too
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DependencyError(f"requirements file {rel} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -115,6 +115,16 @@ def test_requirements_file_syntax(tmp_path):
     assert next(d for d in deps if d.name == "local-pkg").editable
 
 
+def test_a_byte_order_mark_is_read_as_pip_reads_it(tmp_path):
+    (tmp_path / "requirements.txt").write_bytes(b"\xef\xbb\xbfrequests==2.19.0\n-r more.txt\n")
+    (tmp_path / "more.txt").write_bytes(b"\xef\xbb\xbfidna==2.7\n")
+    deps = dependencies.load("requirements.txt", tmp_path)
+    assert [(d.name, d.version, d.line) for d in deps] == [
+        ("idna", "2.7", 1),
+        ("requests", "2.19.0", 1),
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [
