@@ -296,6 +296,15 @@ def test_run_include_is_ignored_when_source_is_set_as_coverage_ignores_it(projec
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*line coverage 66% is below 70% (8 of 12 statements run)*"])
     assert properties(project)["gate.figure.files"] == "3"
+    # without a source, [run] include and [report] include both apply: pkg/calc.py alone
+    extra = (
+        '\n[tool.coverage.run]\ninclude = ["pkg/*"]\n'
+        '[tool.coverage.report]\ninclude = ["*/calc.py"]\n'
+    )
+    write_project(project, {"line": 70}, extra=extra)
+    result = run(project, "--junitxml=junit.xml")
+    result.assert_outcomes(passed=3)
+    assert properties(project)["gate.figure.statements"] == "10"
 
 
 def test_relative_files_from_a_subdirectory_is_judged_like_from_the_root(project, monkeypatch):

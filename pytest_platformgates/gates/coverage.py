@@ -787,9 +787,17 @@ class _CoverageFilter:
         dirs.extend(options.get("run:source_dirs") or ())
         packages.extend(options.get("run:source_pkgs") or ())
         # With a source, coverage ignores [run] include (and warns): it measures and
-        # reports every file of the source; [report] include still narrows the report.
+        # reports every file of the source. [report] include narrows the report of what
+        # was measured: a file counts when it passes both.
         run_include = () if dirs or packages else ("run:include",)
-        self.include = self._matcher(options, *run_include, "report:include")
+        self.includes = [
+            m
+            for m in (
+                self._matcher(options, *run_include),
+                self._matcher(options, "report:include"),
+            )
+            if m
+        ]
         self.omit = self._matcher(options, "run:omit", "report:omit")
         self.dirs = [os.path.realpath(root / d) for d in dirs]
         self.packages = [
@@ -806,11 +814,11 @@ class _CoverageFilter:
                 patterns.append(p)
                 if not p.startswith(("*", "?")):
                     patterns.append(os.path.join(self.root, p))
-        return GlobMatcher(patterns, names[0]) if patterns else None
+        return GlobMatcher(patterns, names[0]) if patterns and names else None
 
     def __call__(self, rel: str) -> bool:
         path = os.path.realpath(self.root / rel)
-        if self.include is not None and not self.include.match(path):
+        if not all(include.match(path) for include in self.includes):
             return False
         if self.omit is not None and self.omit.match(path):
             return False
