@@ -180,6 +180,34 @@ def test_files_ruffs_include_adds_are_linted_as_ruff_check_lints_them(project):
     assert "scripts/notes" not in out
 
 
+def test_files_ruffs_include_leaves_out_are_named_not_linted(project):
+    # `include` replaces ruff's own file patterns: `ruff check .` lints src/ alone, and
+    # tools/b.py only when handed it by name, which the gate must not do
+    project.configure(
+        {"lint": {"format": False}}, extra='\n[tool.ruff]\ninclude = ["src/**/*.py"]\n'
+    )
+    project.write("src/pkg/a.py", "def f():\n    return 1\n")
+    project.write("tools/b.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 file(s) skipped by the tool's own configuration: tools/b.py (not matched by the "
+            "ruff configuration's include)*"
+        ]
+    )
+    project.write("src/pkg/a.py", "import os\n")
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*src/pkg/a.py:1:8*F401*"])
+    # an include that matches none of the files in scope lints nothing: an error
+    project.configure(
+        {"lint": {"format": False}}, extra='\n[tool.ruff]\ninclude = ["nowhere/*.py"]\n'
+    )
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+
+
 @pytest.mark.parametrize("table", ["fix = true\n", "fix = true\nunsafe-fixes = true\n"])
 def test_ruff_fix_in_the_config_neither_edits_files_nor_hides_findings(
     project, ruff_answers, table

@@ -149,23 +149,27 @@ class LintGate(FileGate):
     # -- selection -------------------------------------------------------------------
 
     _ruff_included: frozenset[str] = frozenset()
+    _ruff_left_out: frozenset[str] = frozenset()
 
     def selects(self, file: InventoryFile) -> bool:
         return super().selects(file) or file.path in self._ruff_included
 
     def check(self, ctx: GateContext) -> Analysis:
         bound = copy.copy(self)  # the registered gate stays stateless across sessions
-        bound._ruff_included = self._included_by_ruff(ctx)
+        bound._ruff_included, bound._ruff_left_out = self._discovered_by_ruff(ctx)
         return FileGate.check(bound, ctx)
 
-    def _included_by_ruff(self, ctx: GateContext) -> frozenset[str]:
-        """Files in scope that ruff's ``include``/``extend-include`` add to ``*.py`` & co.
+    def _discovered_by_ruff(self, ctx: GateContext) -> tuple[frozenset[str], frozenset[str]]:
+        """What ruff's ``include``/``extend-include`` change about the files ``ruff check .`` lints.
 
-        ``ruff check .`` lints them (a ``.pyw``, an extensionless script); which ones is
-        asked of ruff's own file discovery, only when some configuration sets either key.
+        The files in scope they add to ``*.py`` & co. (a ``.pyw``, an extensionless
+        script), and, with ``include`` replacing ruff's defaults, the ``*.py`` & co. it
+        leaves out. Ruff's own file discovery is asked, only when some configuration
+        sets either key: handed a file by name, ruff lints it whatever ``include`` says.
         """
-        if not any(_sets_include(path) for path in self._configs(ctx)):
-            return frozenset()
+        keys = set().union(*(_include_keys(path) for path in self._configs(ctx)))
+        if not keys:
+            return frozenset(), frozenset()
         proc = run_tool(
             [
                 self.ruff(ctx),
@@ -188,12 +192,16 @@ class LintGate(FileGate):
             for prefix in prefixes
             if line.startswith(prefix)
         }
-        # pyproject.toml is in ruff's default include for one rule (RUF200), not as code.
-        return frozenset(
-            f.path
-            for f in ctx.inventory.files
-            if f.path in listed and f.name != "pyproject.toml" and not FileGate.selects(self, f)
-        )
+        added, left_out = set(), set()
+        for f in ctx.inventory.files:
+            ours = FileGate.selects(self, f)
+            # pyproject.toml is in ruff's default include for one rule (RUF200), not as code.
+            if f.path in listed and not ours and f.name != "pyproject.toml":
+                added.add(f.path)
+            # A name holding a newline cannot be read back from the listing: kept.
+            elif ours and "include" in keys and f.path not in listed and "\n" not in f.path:
+                left_out.add(f.path)
+        return frozenset(added), frozenset(left_out)
 
     def _configs(self, ctx: GateContext) -> list[Path]:
         """The ruff configuration files of the project, and those they extend."""
@@ -210,7 +218,14 @@ class LintGate(FileGate):
         settings = ctx.settings
         extend = sorted({code for p in settings["presets"] for code in PRESETS[p]})
         common = ["--force-exclude", "--no-cache"]
-        paths = [f.path for f in files]
+        paths = [f.path for f in files if f.path not in self._ruff_left_out]
+        left_out = {
+            f.path: "not matched by the ruff configuration's include"
+            for f in files
+            if f.path in self._ruff_left_out
+        }
+        if not paths:
+            return FileAnalysis(skipped=left_out)  # all skipped: the core says so
 
         findings: list[Finding] = []
         unanalysable: set[str] = set()
@@ -266,7 +281,9 @@ class LintGate(FileGate):
         else:
             formatted = set(paths)  # the format check is off: no file is missing from it
 
-        return FileAnalysis(findings=findings, skipped=_skipped(paths, linted, formatted))
+        return FileAnalysis(
+            findings=findings, skipped={**left_out, **_skipped(paths, linted, formatted)}
+        )
 
     def _linted(self, paths: Sequence[str], ctx: GateContext) -> list[str]:
         """The files of ``paths`` that ``ruff check`` lints under the project's configuration.
@@ -556,13 +573,14 @@ def _extended(configs: Sequence[Path]) -> list[Path]:
     return sorted(found)
 
 
-def _sets_include(config: Path) -> bool:
+def _include_keys(config: Path) -> set[str]:
+    """Which of ``include`` and ``extend-include`` a ruff configuration file sets."""
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False  # ruff reports an unreadable configuration itself
+        return set()  # ruff reports an unreadable configuration itself
     table = data.get("tool", {}).get("ruff", {}) if config.name == "pyproject.toml" else data
-    return isinstance(table, dict) and ("include" in table or "extend-include" in table)
+    return {k for k in ("include", "extend-include") if isinstance(table, dict) and k in table}
 
 
 def _config_digest(path: Path) -> str:
