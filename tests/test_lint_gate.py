@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gate_properties
+from conftest import gate_properties, gates_toml
 from pytest_platformgates.gates import lint
 
 
@@ -139,6 +139,26 @@ def test_the_projects_ruff_config_is_honoured(project):
     assert "a.py:2:21" in out and "E501" in out
     assert "F401" not in out
     assert "legacy/b.py" not in out
+
+
+def test_editing_the_ruff_config_of_a_parent_directory_is_seen_by_a_warm_run(project, monkeypatch):
+    # a project in a monorepo with no ruff config of its own: ruff uses the nearest one
+    # above it, so editing that one must re-lint, though it is outside the project
+    project.write(
+        "svc/pyproject.toml",
+        '[project]\nname = "svc"\nversion = "0"\n\n' + gates_toml({"lint": {"format": False}}),
+        dedent=False,
+    )
+    project.write("ruff.toml", '[lint]\nselect = ["E"]\n')
+    project.write("svc/pkg/a.py", "import os\n")
+    monkeypatch.chdir(project.path / "svc")
+    project.pytester.runpytest_subprocess("--gates-only", "-p", "no:randomly").assert_outcomes(
+        passed=1
+    )
+    project.write("ruff.toml", '[lint]\nselect = ["E", "F"]\n')
+    result = project.pytester.runpytest_subprocess("--gates-only", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*pkg/a.py:1:8*F401*"])
 
 
 @pytest.mark.parametrize("chained", [False, True])

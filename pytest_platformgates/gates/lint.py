@@ -43,6 +43,8 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
 UNANALYSABLE = {"invalid-syntax", "E999", "E902"}
 
 RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
+#: In one directory, ruff reads the first of these it finds.
+RUFF_CONFIG_PRECEDENCE = (".ruff.toml", "ruff.toml", "pyproject.toml")
 # Ruff 0.x releases change rules, not the JSON this gate reads; 1.0 may change that.
 MIN_RUFF, BELOW_RUFF = "0.9", "1"
 ARG_BUDGET = 100_000  # characters of paths per ruff invocation, well under ARG_MAX
@@ -140,6 +142,13 @@ class LintGate(FileGate):
             path = ctx.inventory.abspath(f)
             configs.append(path)
             inputs[f.path] = _ruff_table_digest(path) if f.name == "pyproject.toml" else f.sha256
+        # Without a configuration of its own at the root, ruff uses the nearest one above
+        # it (a monorepo's), else the user's: outside the project, yet just as much input.
+        if not any(c.parent == ctx.root and _is_ruff_config(c) for c in configs):
+            outer = _outer_config(ctx.root)
+            if outer is not None:
+                configs.append(outer)
+                inputs[f"outer:{outer}"] = _config_digest(outer)
         # A file `extend` names is merged into the configuration wherever it lives (any
         # name, outside the project, extending another in turn): editing it re-lints.
         for path in _extended(configs):
@@ -212,6 +221,9 @@ class LintGate(FileGate):
             for f in ctx.inventory.files
             if f.name in RUFF_CONFIG_FILES and f.path != "pyproject.toml"
         ]
+        if not any(c.parent == ctx.root and _is_ruff_config(c) for c in configs):
+            outer = _outer_config(ctx.root)
+            configs += [outer] if outer is not None else []
         return configs + _extended(configs)
 
     def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
@@ -571,6 +583,27 @@ def _extended(configs: Sequence[Path]) -> list[Path]:
             found.append(path)
             todo.append(path)
     return sorted(found)
+
+
+def _is_ruff_config(path: Path) -> bool:
+    """Whether ruff takes ``path`` as a configuration: a pyproject.toml only with [tool.ruff]."""
+    if path.name != "pyproject.toml":
+        return path.is_file()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data.get("tool", {}).get("ruff"), dict)
+
+
+def _outer_config(root: Path) -> Path | None:
+    """The configuration ruff falls back on for a root without one, as ruff looks for it."""
+    user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ruff"
+    for directory in [*root.resolve().parents, user]:
+        for name in RUFF_CONFIG_PRECEDENCE:
+            if _is_ruff_config(directory / name):
+                return directory / name
+    return None
 
 
 def _include_keys(config: Path) -> set[str]:
