@@ -604,12 +604,16 @@ class Judgement:
         that edits only a later line of it (an argument, a condition) changed that
         statement, so the lines are mapped as coverage maps the lines it records.
         """
+        from coverage.exceptions import CoverageException
         from coverage.python import PythonFileReporter
 
         reporter = PythonFileReporter(os.path.realpath(self.root / f.path), coverage=self._coverage)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return frozenset(reporter.translate_lines(lines)) & f.statements
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return frozenset(reporter.translate_lines(lines)) & f.statements
+        except CoverageException as exc:  # analysed a moment ago: changed on disk since?
+            raise GateError(f"coverage cannot map the changed lines of {f.path}: {exc}") from None
 
     def _note_outside(self, changes: Changes, by_path: Mapping[str, FileCoverage]) -> None:
         outside = [p for p in changes.lines if p.endswith(".py") and p not in by_path]
