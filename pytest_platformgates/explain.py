@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, Settings, plugin_modules, read_table
+from .redaction import shown
 
 
 @dataclass(frozen=True)
@@ -398,15 +399,16 @@ def _from_evidence(rule: str, evidence: Path) -> list[Explanation]:
                     _sarif_text(entry, "shortDescription") or rule,
                     _sarif_text(entry, "fullDescription") or "(no description recorded)",
                     _sarif_text(entry, "help"),
-                    str(entry.get("helpUri", "")),
+                    shown(entry.get("helpUri", "")),
                 )
             )
     return found
 
 
 def _sarif_text(entry: Mapping[str, Any], key: str) -> str:
+    # Findings' messages and hints: a tool's text, quoting the project.
     value = entry.get(key)
-    return str(value.get("text", "")) if isinstance(value, dict) else ""
+    return shown(value.get("text", "")) if isinstance(value, dict) else ""
 
 
 def _bandit(test_id: str) -> list[Explanation]:
@@ -587,7 +589,10 @@ def report(rule: str, pyproject: Path, write: Any = print) -> int:
     """Print every explanation of ``rule``; 0 when one was found, 2 when none."""
     settings, problem = load_settings(pyproject)
     if problem:
-        write(f"platformgates: note: the configuration was not loaded ({problem})", file=sys.stderr)
+        write(
+            f"platformgates: note: the configuration was not loaded ({shown(problem)})",
+            file=sys.stderr,
+        )
     evidence = settings.evidence_dir if settings is not None else pyproject.parent / "gate-evidence"
     try:
         found = explain(rule, settings, evidence)

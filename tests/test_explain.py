@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -128,3 +129,21 @@ def test_a_third_party_rule_is_read_from_the_last_runs_sarif(project, monkeypatc
     out = capsys.readouterr().out
     assert "findings.sarif (platformgates-noisy)" in out
     assert "a little noise" in out and "turn it down" in out
+
+
+def test_a_rule_read_from_the_last_runs_sarif_is_spelt_out(tmp_path, capsys):
+    # The SARIF's descriptions are findings' messages and hints: a tool's text, quoting
+    # the project (ruff quotes the bytes it cannot parse).
+    rule = {
+        "id": "H1",
+        "shortDescription": {"text": "probe: H1"},
+        "fullDescription": {"text": "Got unexpected token \x1b[8m"},
+        "help": {"text": "fix \x07it"},
+    }
+    log = {"runs": [{"tool": {"driver": {"name": "platformgates-probe", "rules": [rule]}}}]}
+    (tmp_path / "gate-evidence").mkdir()
+    (tmp_path / "gate-evidence" / "findings.sarif").write_text(json.dumps(log), encoding="utf-8")
+    assert main(["explain", "H1", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "Got unexpected token \\x1b[8m" in out and "fix \\x07it" in out
