@@ -7,6 +7,7 @@ projects that did not. State lives on ``config.stash``; nothing is kept in modul
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Generator
@@ -322,7 +323,10 @@ class GateSession:
                     self.decided[item.result.gate] = item.result
                     setattr(report, RESULT_ATTR, {"gate": item.result.gate, "local": True})
                 else:
-                    setattr(report, RESULT_ATTR, item.result.to_dict())
+                    # As JSON text: execnet refuses a string that is not UTF-8 (a file
+                    # name's byte kept as a surrogate), which json escapes and restores.
+                    wire = {"gate": item.result.gate, "json": json.dumps(item.result.to_dict())}
+                    setattr(report, RESULT_ATTR, wire)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -330,7 +334,7 @@ class GateSession:
         if data is None or not self.owner:
             return
         local = data.get("local") and self.decided.get(data["gate"])
-        result = local or GateResult.from_dict(data)
+        result = local or GateResult.from_dict(json.loads(data["json"]))
         if result.gate not in self.state.results:
             self.state.results[result.gate] = result
             self.state.pm.hook.platformgates_gate_finished(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -59,3 +60,15 @@ def test_workers_follow_the_controllers_decision_for_a_partial_run(suite):
     result.assert_outcomes(passed=1)
     result = suite.pytester.runpytest_subprocess("-n", "2", "test_0.py", "--gates")
     result.assert_outcomes(passed=2, failed=1)
+
+
+def test_a_finding_in_a_file_whose_name_is_not_utf8_crosses_the_wire(suite):
+    # execnet refuses a string with a lone surrogate (the name's byte): the worker died
+    # with an INTERNALERROR, the gate was never reported, and pytest could exit 0.
+    suite.write(os.fsdecode(b"bad\xff.py"), "import os\n")
+    suite.commit()
+    result = suite.pytester.runpytest_subprocess("-n", "2")
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=6, failed=2)
+    result.stdout.fnmatch_lines([r"*bad\xff.py:1:8 * F401 *", "lint*FAILED*"])
