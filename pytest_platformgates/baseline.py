@@ -196,10 +196,21 @@ def parse(data: bytes, name: str) -> tuple[Entry, ...]:
 
 def render(entries: Iterable[Entry]) -> bytes:
     """The file's bytes: one entry a line, sorted, so that review sees each change."""
-    lines = [json.dumps(e.to_dict(), ensure_ascii=False) for e in sorted(entries)]
+    lines = [_line(e) for e in sorted(entries)]
     body = ",\n    ".join(lines)
     entries_text = f"[\n    {body}\n  ]" if lines else "[]"
     return f'{{\n  "version": {FORMAT},\n  "entries": {entries_text}\n}}\n'.encode()
+
+
+def _line(entry: Entry) -> str:
+    text = json.dumps(entry.to_dict(), ensure_ascii=False)  # non-ASCII names stay readable
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        # A name that is not UTF-8 (its bytes kept as surrogate escapes): written as
+        # \udcXX escapes, which read back as exactly that path.
+        return json.dumps(entry.to_dict())
+    return text
 
 
 def write(path: Path, entries: Iterable[Entry]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pytest
 from secrets_support import Secrets
@@ -153,6 +154,20 @@ def test_the_baseline_command_spells_out_control_characters_in_names(legacy, cap
     assert code == 1
     assert "\x1b" not in out
     assert "n\\x1b[8mew.py:1:8  high  F401" in out
+
+
+def test_a_finding_in_a_file_whose_name_is_not_utf8_can_be_baselined(legacy, capsys):
+    # Its path holds the name's byte as a surrogate escape, which the file (written with
+    # its non-ASCII names readable) could not encode: a traceback, no baseline.
+    legacy.write(os.fsdecode(b"old\xff.py"), "import json\n")
+    legacy.commit()
+    code, out = run_baseline(legacy, capsys)
+    assert code == 0, out
+    assert "Traceback" not in out
+    (legacy.path / BASELINE).read_bytes().decode("utf-8")
+    assert os.fsdecode(b"old\xff.py") in {e["path"] for e in entries(legacy)}
+    for _run in ("cold", "warm"):
+        legacy.pytester.runpytest("--gates-only").assert_outcomes(passed=1)
 
 
 def test_rerunning_never_grows_the_baseline_without_add(legacy, capsys):
