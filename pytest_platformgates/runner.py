@@ -8,6 +8,7 @@ into an error verdict, so no failure inside a gate can read as a pass.
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import threading
 import time
 import traceback
@@ -236,6 +237,7 @@ class GateRunner:
             analysis = gate.check(ctx)
             if not isinstance(analysis, Analysis):
                 raise TypeError(f"check() returned {type(analysis).__name__}, not Analysis")
+            _check_figures(analysis.figures)
         except GateError as exc:
             analysis = Analysis(problems=(str(exc),))
         except Exception as exc:
@@ -251,6 +253,27 @@ class GateRunner:
         analysis = baseline.apply(self.settings, name, analysis, gate_settings, partial=partial)
         return GateResult.judge(
             name, analysis, gate_settings.fail_on, duration=time.perf_counter() - start
+        )
+
+
+def _check_figures(figures: Mapping[str, Any]) -> None:
+    """A figure is a string or a finite number, under a string name: what JSON can hold.
+
+    NaN or infinity would make the evidence invalid JSON (or, refused, lose the bundle
+    of every gate), so a gate that reports one errors instead.
+    """
+    bad = [
+        f"{name!r}: {value!r}"
+        for name, value in figures.items()
+        if not isinstance(name, str)
+        or not (
+            isinstance(value, str) or (isinstance(value, (int, float)) and math.isfinite(value))
+        )
+    ]
+    if bad:
+        raise GateError(
+            f"the gate reported figures the evidence cannot record ({', '.join(bad[:5])}): "
+            "a figure is a string or a finite number"
         )
 
 

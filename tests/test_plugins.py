@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -194,6 +195,39 @@ def test_a_gate_returning_the_wrong_type_errors(project):
     result = project.pytester.runpytest("--gates-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*returned NoneType, not Analysis*"])
+
+
+@pytest.mark.parametrize("value", ["float('nan')", "float('inf')", "[1, 2]", "None"])
+def test_a_figure_json_cannot_hold_errors_the_gate_and_keeps_the_bundle(project, value):
+    project.write(
+        "odd_gate.py",
+        textwrap.dedent(
+            f"""
+            from pytest_platformgates import Analysis, Gate, hookimpl
+
+            class Odd(Gate):
+                name = "odd"
+
+                def check(self, ctx):
+                    return Analysis(figures={{"ratio": {value}, "files": 3}})
+
+            @hookimpl
+            def platformgates_gates():
+                return [Odd()]
+            """
+        ),
+    )
+    project.configure({"odd": {}}, plugins=["odd_gate"])
+    result = project.pytester.runpytest("--gates-only")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*figures the evidence cannot record ('ratio': *)*"])
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in the evidence")
+
+    for name in ("evidence.json", "findings.sarif"):
+        text = (project.path / "gate-evidence" / name).read_text(encoding="utf-8")
+        json.loads(text, parse_constant=refuse)
 
 
 def test_hooks_see_every_result_once(project):
