@@ -109,6 +109,30 @@ def test_same_components_as_cyclonedx_py_environment(project, tmp_path):
     assert len(ours["components"]) == 4
 
 
+def test_purls_are_spelt_as_the_purl_spec_and_cyclonedx_py_spell_them(project, tmp_path):
+    dists = [dist("Zope.Interface", "5.0+local.1"), dist("Foo_Bar.baz", "1!2.0")]
+    python, _ = fake_env(tmp_path / "venv", dists)
+    project.write(
+        "pyproject.toml",
+        '[project]\nname = "My_App.core"\nversion = "0.1.0"\n\n'
+        + gates_toml({"sbom": {"python": python}}),
+    )
+    ours = json.loads(run_gate(project.path, "sbom").artifacts["sbom.cdx.json"])
+    purls = {c["name"]: c["purl"] for c in ours["components"]}
+    assert purls == {
+        "Zope.Interface": "pkg:pypi/zope.interface@5.0%2Blocal.1",
+        "Foo_Bar.baz": "pkg:pypi/foo-bar.baz@1%212.0",
+    }
+    assert ours["metadata"]["component"]["purl"] == "pkg:pypi/my-app.core@0.1.0"
+    proc = subprocess.run(
+        [cyclonedx_py(), "environment", python, "--sv", "1.6", "--of", "JSON"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert purls == {c["name"]: c["purl"] for c in json.loads(proc.stdout)["components"]}
+
+
 def test_only_the_named_interpreter_is_listed(project, tmp_path):
     python, _ = fake_env(tmp_path / "venv", DISTS)
     write_project(project, python)

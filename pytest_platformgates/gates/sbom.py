@@ -57,7 +57,7 @@ else:  # pragma: no cover
 
 ARTIFACT = "sbom.cdx.json"
 CACHE_FILE = "sbom-document.json"
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: purls keep dots, as the purl spec does
 REQUIREMENTS = ("version", "purl", "license")
 # The range cyclonedx-bom declares for it: the gate builds the document with its API.
 MIN_CYCLONEDX_LIB, BELOW_CYCLONEDX_LIB = "8", "12"
@@ -383,9 +383,7 @@ def _build(
         version=root_version,
         type=ComponentType.APPLICATION,
         bom_ref=ROOT_REF,
-        purl=PackageURL(
-            type="pypi", name=canonicalize_name(str(root["name"])), version=root_version
-        )
+        purl=PackageURL(type="pypi", name=purl_name(str(root["name"])), version=root_version)
         if root_version
         else None,
     )
@@ -403,7 +401,7 @@ def _build(
             version=c.version,
             type=ComponentType.LIBRARY,
             bom_ref=c.ref,
-            purl=PackageURL(type="pypi", name=c.key, version=c.version),
+            purl=PackageURL(type="pypi", name=purl_name(c.name), version=c.version),
             licenses=[licence(kind, value) for kind, value in c.licenses],
         )
         bom.components.add(made[c.ref])
@@ -416,6 +414,16 @@ def _build(
     for ref, children in graph.items():
         bom.register_dependency(everything[ref], [everything[c] for c in children])
     return str(JsonV1Dot6(bom).output_as_string(indent=2))
+
+
+def purl_name(name: str) -> str:
+    """A distribution name as the purl spec writes ``pypi`` names: lowercased, ``_`` as ``-``.
+
+    Not PEP 503's form: the spec (and packageurl-python, cyclonedx-py) keeps dots, so
+    ``zope.interface`` is ``pkg:pypi/zope.interface``; ``zope-interface`` would be
+    another purl to every consumer that compares them as the spec says.
+    """
+    return name.lower().replace("_", "-")
 
 
 def _requirements(bom: Mapping[str, Any], require: Sequence[str], settings: Any) -> list[Finding]:
