@@ -608,7 +608,9 @@ def _read_requirements(
         if m := re.match(r"^(-e|--editable)(\s+|=)(.+)$", line):
             editable, line = True, m.group(3).strip()
         hashes = tuple(re.findall(r"--hash[=\s]+(\S+)", line))
-        spec = re.sub(r"--hash[=\s]+\S+", "", line).strip()
+        spec = re.sub(r"--hash[=\s]+\S+", "", line)
+        # pip's other per-requirement option: how to build it, not which version it is
+        spec = re.sub(r"(^|\s)--config-settings[=\s]+\S+", " ", spec).strip()
         if spec.startswith("-"):
             raise DependencyError(f"{rel}:{number}: unsupported option {spec.split()[0]!r}")
         name, version = _name_and_pin(spec, editable, rel, number)

@@ -115,6 +115,22 @@ def test_requirements_file_syntax(tmp_path):
     assert next(d for d in deps if d.name == "local-pkg").editable
 
 
+def test_per_requirement_build_options_are_not_part_of_the_requirement(tmp_path):
+    write(
+        tmp_path,
+        "requirements.txt",
+        """\
+        requests==2.19.0 --config-settings=editable_mode=compat --hash=sha256:00
+        idna==2.7 --config-settings "--build-option=--x"
+        """,
+    )
+    deps = dependencies.load("requirements.txt", tmp_path)
+    assert [(d.name, d.version, d.hashes) for d in deps] == [
+        ("idna", "2.7", ()),
+        ("requests", "2.19.0", ("sha256:00",)),
+    ]
+
+
 def test_a_byte_order_mark_is_read_as_pip_reads_it(tmp_path):
     (tmp_path / "requirements.txt").write_bytes(b"\xef\xbb\xbfrequests==2.19.0\n-r more.txt\n")
     (tmp_path / "more.txt").write_bytes(b"\xef\xbb\xbfidna==2.7\n")
