@@ -613,6 +613,8 @@ def _read_requirements(
         spec = re.sub(r"(^|\s)--config-settings[=\s]+\S+", " ", spec).strip()
         if spec.startswith("-"):
             raise DependencyError(f"{rel}:{number}: unsupported option {spec.split()[0]!r}")
+        if _is_the_project(spec, root):
+            continue  # `-e .`: the project itself, which is not one of its dependencies
         name, version = _name_and_pin(spec, editable, rel, number)
         key = canonicalize_name(name)
         if via:
@@ -632,6 +634,21 @@ def _read_requirements(
                 via=() if direct else tuple(v for v in via if not v.startswith("-")),
             )
         )
+
+
+def _is_the_project(spec: str, root: Path) -> bool:
+    """Whether a path requirement (``.``, ``./``, ``.[dev]``, ``file:.``) is the project root.
+
+    pip reads such paths from its working directory, the project root; the project is
+    not one of its own dependencies, as the environment source leaves it out too.
+    """
+    m = re.fullmatch(r"(?:file:)?(\.[^\[\s;#]*)(\[[^\]]*\])?\s*(;.*)?(#.*)?", spec)
+    if m is None:
+        return False
+    try:
+        return (root / m.group(1)).resolve() == root.resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def _name_and_pin(spec: str, editable: bool, rel: str, number: int) -> tuple[str, str | None]:

@@ -131,6 +131,25 @@ def test_per_requirement_build_options_are_not_part_of_the_requirement(tmp_path)
     ]
 
 
+def test_the_project_itself_in_a_requirements_file_is_not_a_dependency(tmp_path):
+    write(tmp_path, "sub/pyproject.toml", '[project]\nname = "sub"\n')
+    write(
+        tmp_path,
+        "requirements/dev.txt",
+        """\
+        -e .
+        -e .[dev] ; python_version >= "3"
+        ./
+        idna==2.7
+        """,
+    )
+    deps = dependencies.load("requirements/dev.txt", tmp_path)
+    assert [(d.name, d.version) for d in deps] == [("idna", "2.7")]
+    write(tmp_path, "other.txt", "-e ./sub\n")  # another path still needs a name
+    with pytest.raises(DependencyError, match="names no package"):
+        dependencies.load("other.txt", tmp_path)
+
+
 def test_a_byte_order_mark_is_read_as_pip_reads_it(tmp_path):
     (tmp_path / "requirements.txt").write_bytes(b"\xef\xbb\xbfrequests==2.19.0\n-r more.txt\n")
     (tmp_path / "more.txt").write_bytes(b"\xef\xbb\xbfidna==2.7\n")
