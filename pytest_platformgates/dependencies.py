@@ -703,6 +703,8 @@ def from_pylock(path: Path, rel: str, decl: Declared) -> list[Dependency]:
             for algo, digest in sorted((artefact.get("hashes") or {}).items())
         ]
         key = canonicalize_name(name)
+        if key == decl.project:
+            continue  # a lock of the project lists it too (`directory = { path = "." }`)
         deps.append(
             Dependency(
                 name=name,

@@ -266,9 +266,13 @@ def test_pylock(tmp_path):
         [[packages]]
         name = "vcs-lib"
         vcs = { type = "git", url = "https://example.invalid/r", commit-id = "abc" }
+
+        [[packages]]
+        name = "demo-app"
+        directory = { path = ".", editable = true }
         """,
     )
-    deps = dependencies.load("pylock.toml", tmp_path)
+    deps = dependencies.load("pylock.toml", tmp_path)  # demo-app is the project itself
     assert summary(deps) == [
         ("attrs", "25.1.0", True, "pylock.toml", 5),
         ("vcs-lib", None, False, "pylock.toml", 10),
