@@ -132,7 +132,16 @@ class DeclaredLicense:
 
 def declared_license(metadata: Metadata) -> DeclaredLicense:
     """Read a distribution's licence from its metadata, in PEP 639's order."""
-    expression = _header(metadata, "License-Expression")
+    # Core metadata allows one License-Expression; a distribution declaring several must
+    # satisfy them all, never just the first one read.
+    expressions = list(
+        dict.fromkeys(
+            str(v).strip() for v in metadata.get_all("License-Expression") or [] if str(v).strip()
+        )
+    )
+    expression = (
+        expressions[0] if len(expressions) == 1 else " AND ".join(f"({e})" for e in expressions)
+    )
     if expression:
         try:
             return DeclaredLicense(normalise(expression), LICENSE_EXPRESSION)

@@ -161,6 +161,12 @@ def metadata(**headers):
         ),
         ({"Classifier": [MIT_CLASSIFIER, "License :: OSI Approved :: BSD License"]}, None, ""),
         ({"Classifier": ["License :: OSI Approved"]}, None, ""),
+        # one License-Expression is allowed; several must all hold, not only the first
+        (
+            {"License_Expression": ["MIT", "GPL-3.0-only OR Apache-2.0", "MIT"]},
+            "MIT AND (GPL-3.0-only OR Apache-2.0)",
+            "License-Expression",
+        ),
         ({}, None, ""),
     ],
 )
