@@ -133,6 +133,32 @@ def test_purls_are_spelt_as_the_purl_spec_and_cyclonedx_py_spell_them(project, t
     assert purls == {c["name"]: c["purl"] for c in json.loads(proc.stdout)["components"]}
 
 
+def test_two_versions_of_one_distribution_both_get_their_place_in_the_graph(project, tmp_path):
+    dists = [
+        dist("Foo_Bar", "1.0", Requires_Dist=["qux>=3"]),
+        dist("qux", "2.0", Requires_Dist=["tool"]),
+        dist("qux", "3.0"),
+        dist("tool", "9.9"),
+    ]
+    python, _ = fake_env(tmp_path / "venv", dists)
+    write_project(project, python)
+    bom = json.loads(run_gate(project.path, "sbom").artifacts["sbom.cdx.json"])
+    assert sorted(c["bom-ref"] for c in bom["components"]) == [
+        "Foo_Bar==1.0",
+        "qux==2.0",
+        "qux==3.0",
+        "tool==9.9",
+    ]
+    graph = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
+    assert graph == {
+        "root-component": ["Foo_Bar==1.0"],
+        "Foo_Bar==1.0": ["qux==3.0"],  # the version its specifier admits
+        "qux==2.0": ["tool==9.9"],
+        "qux==3.0": [],
+        "tool==9.9": [],
+    }
+
+
 def test_only_the_named_interpreter_is_listed(project, tmp_path):
     python, _ = fake_env(tmp_path / "venv", DISTS)
     write_project(project, python)

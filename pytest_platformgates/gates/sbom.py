@@ -180,10 +180,14 @@ def _graph(env: installed.Environment) -> dict[str, list[str]]:
     """``Requires-Dist`` edges between installed distributions, extras followed as asked.
 
     Markers other than ``extra`` are evaluated for the interpreter running pytest; an
-    edge is only drawn to a distribution that is installed.
+    edge is only drawn to a distribution that is installed. Every installed distribution
+    gets its entry, also when two versions of one are installed side by side (an edge
+    then goes to the versions the requirement's specifier admits).
     """
-    by_key = {d.key: d for d in env.distributions}
-    parsed = {d.key: _requirements_of(d.requires) for d in env.distributions}
+    by_key: dict[str, list[installed.Installed]] = {}
+    for d in env.distributions:
+        by_key.setdefault(d.key, []).append(d)
+    parsed = {_ref(d): (d.key, _requirements_of(d.requires)) for d in env.distributions}
     asked: dict[str, set[str]] = {k: set() for k in by_key}
     roots: list[str] = []
     for raw, _line in env.declared.requirements.values():
@@ -191,12 +195,12 @@ def _graph(env: installed.Environment) -> dict[str, list[str]]:
             req = Requirement(raw)
             key = canonicalize_name(req.name)
             if key in by_key:
-                roots.append(key)
+                roots += _targets(req, by_key[key])
                 asked[key].update(canonicalize_name(e) for e in req.extras)
     changed = True
     while changed:  # extras asked of a distribution switch on more of its requirements
         changed = False
-        for key, reqs in parsed.items():
+        for key, reqs in parsed.values():
             for req in reqs:
                 child = canonicalize_name(req.name)
                 if child in by_key and _applies(req, asked[key]):
@@ -204,19 +208,26 @@ def _graph(env: installed.Environment) -> dict[str, list[str]]:
                     if new:
                         asked[child] |= new
                         changed = True
-    graph: dict[str, list[str]] = {
-        ROOT_REF: sorted({_ref(by_key[k]) for k in roots}),
-    }
-    for key, reqs in parsed.items():
+    graph: dict[str, list[str]] = {ROOT_REF: sorted(set(roots))}
+    for ref, (key, reqs) in parsed.items():
         children = {
-            _ref(by_key[canonicalize_name(r.name)])
+            target
             for r in reqs
             if canonicalize_name(r.name) in by_key
             and canonicalize_name(r.name) != key
             and _applies(r, asked[key])
+            for target in _targets(r, by_key[canonicalize_name(r.name)])
         }
-        graph[_ref(by_key[key])] = sorted(children)
+        graph[ref] = sorted(children)
     return graph
+
+
+def _targets(req: Requirement, versions: Sequence[installed.Installed]) -> list[str]:
+    """The refs ``req`` points at among the installed versions of its distribution."""
+    if len(versions) > 1:
+        fitting = [d for d in versions if req.specifier.contains(d.version, prereleases=True)]
+        versions = fitting or versions  # none fits: installed anyway, every one is a candidate
+    return [_ref(d) for d in versions]
 
 
 def _ref(dist: installed.Installed) -> str:
