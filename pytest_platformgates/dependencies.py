@@ -536,7 +536,15 @@ _DECLARING_FILES = re.compile(
 def from_requirements(path: Path, root: Path, decl: Declared) -> list[Dependency]:
     """Parse a pip requirements file (and its ``-r`` includes) into dependencies."""
     deps: list[Dependency] = []
-    _read_requirements(path, root, decl, deps, seen=set())
+    project: list[str] = []
+    _read_requirements(path, root, decl, deps, seen=set(), project=project)
+    if project:
+        # `-e .` installs the project, and with it what it declares: those are audited
+        # too (as `source = "pyproject"` would), unless the file pins them itself.
+        listed = {d.key for d in deps}
+        for dep in from_pyproject(decl):
+            if dep.key not in listed:
+                deps.append(dep)
     return deps
 
 
@@ -546,7 +554,12 @@ def _without_comment(logical: str) -> str:
 
 
 def _read_requirements(
-    path: Path, root: Path, decl: Declared, out: list[Dependency], seen: set[Path]
+    path: Path,
+    root: Path,
+    decl: Declared,
+    out: list[Dependency],
+    seen: set[Path],
+    project: list[str],
 ) -> None:
     rel = _relative(path, root)
     resolved = path.resolve()
@@ -600,7 +613,7 @@ def _read_requirements(
                     "fetched at install time, so what it requires cannot be audited; vendor "
                     "it into the repository"
                 )
-            _read_requirements(path.parent / m.group(3), root, decl, out, seen)
+            _read_requirements(path.parent / m.group(3), root, decl, out, seen, project)
             continue
         if re.match(r"^(-c|--constraint)(\s|=)", line) or _GLOBAL_OPTIONS.match(line):
             continue  # constraints limit versions, they do not add dependencies
@@ -614,7 +627,8 @@ def _read_requirements(
         if spec.startswith("-"):
             raise DependencyError(f"{rel}:{number}: unsupported option {spec.split()[0]!r}")
         if _is_the_project(spec, root):
-            continue  # `-e .`: the project itself, which is not one of its dependencies
+            project.append(f"{rel}:{number}")  # the project itself: not a dependency of its own
+            continue
         name, version = _name_and_pin(spec, editable, rel, number)
         key = canonicalize_name(name)
         if via:

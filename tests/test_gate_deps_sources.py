@@ -145,6 +145,13 @@ def test_the_project_itself_in_a_requirements_file_is_not_a_dependency(tmp_path)
     )
     deps = dependencies.load("requirements/dev.txt", tmp_path)
     assert [(d.name, d.version) for d in deps] == [("idna", "2.7")]
+    # what the project declares comes with it: audited too, unless the file pins it
+    pyproject(tmp_path, ["idna>=2", "requests>=2"])
+    deps = dependencies.load("requirements/dev.txt", tmp_path)
+    assert summary(deps) == [
+        ("idna", "2.7", True, "requirements/dev.txt", 4),
+        ("requests", None, True, "pyproject.toml", 3),
+    ]
     write(tmp_path, "other.txt", "-e ./sub\n")  # another path still needs a name
     with pytest.raises(DependencyError, match="names no package"):
         dependencies.load("other.txt", tmp_path)
