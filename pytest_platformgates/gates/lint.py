@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,31 +133,12 @@ class LintGate(FileGate):
 
     def cache_inputs(self, ctx: GateContext) -> Mapping[str, str]:
         """Ruff's configuration files: editing one must re-lint every file."""
-        inputs = {}
-        candidates = [f for f in ctx.inventory.files if f.name in RUFF_CONFIG_FILES]
-        root_pyproject = ctx.root / "pyproject.toml"
-        if "pyproject.toml" not in ctx.inventory.by_path and root_pyproject.exists():
-            inputs["pyproject.toml"] = _ruff_table_digest(root_pyproject)
-        configs = [root_pyproject] if root_pyproject.exists() else []
-        for f in candidates:
-            path = ctx.inventory.abspath(f)
-            configs.append(path)
-            inputs[f.path] = _ruff_table_digest(path) if f.name == "pyproject.toml" else f.sha256
-        # Without a configuration of its own at the root, ruff uses the nearest one above
-        # it (a monorepo's), else the user's: outside the project, yet just as much input.
-        if not any(c.parent == ctx.root and _is_ruff_config(c) for c in configs):
-            outer = _outer_config(ctx.root)
-            if outer is not None:
-                configs.append(outer)
-                inputs[f"outer:{outer}"] = _config_digest(outer)
-        # A file `extend` names is merged into the configuration wherever it lives (any
-        # name, outside the project, extending another in turn): editing it re-lints.
-        for path in _extended(configs):
-            inputs[f"extend:{path}"] = _config_digest(path)
-        return inputs
+        configs = self._configs if self._configs is not None else _ruff_configs(ctx)
+        return {c.key: c.digest for c in configs}
 
     # -- selection -------------------------------------------------------------------
 
+    _configs: tuple[_RuffConfig, ...] | None = None
     _ruff_included: frozenset[str] = frozenset()
     _ruff_left_out: frozenset[str] = frozenset()
 
@@ -165,7 +147,8 @@ class LintGate(FileGate):
 
     def check(self, ctx: GateContext) -> Analysis:
         bound = copy.copy(self)  # the registered gate stays stateless across sessions
-        bound._ruff_included, bound._ruff_left_out = self._discovered_by_ruff(ctx)
+        bound._configs = _ruff_configs(ctx)  # read once, for the selection and the cache key
+        bound._ruff_included, bound._ruff_left_out = bound._discovered_by_ruff(ctx)
         return FileGate.check(bound, ctx)
 
     def _discovered_by_ruff(self, ctx: GateContext) -> tuple[frozenset[str], frozenset[str]]:
@@ -176,7 +159,9 @@ class LintGate(FileGate):
         leaves out. Ruff's own file discovery is asked, only when some configuration
         sets either key: handed a file by name, ruff lints it whatever ``include`` says.
         """
-        keys = set().union(*(_include_keys(path) for path in self._configs(ctx)))
+        keys = {
+            k for c in self._configs or () for k in ("include", "extend-include") if k in c.table
+        }
         if not keys:
             return frozenset(), frozenset()
         proc = run_tool(
@@ -211,20 +196,6 @@ class LintGate(FileGate):
             elif ours and "include" in keys and f.path not in listed and "\n" not in f.path:
                 left_out.add(f.path)
         return frozenset(added), frozenset(left_out)
-
-    def _configs(self, ctx: GateContext) -> list[Path]:
-        """The ruff configuration files of the project, and those they extend."""
-        root_pyproject = ctx.root / "pyproject.toml"
-        configs = [root_pyproject] if root_pyproject.exists() else []
-        configs += [
-            ctx.inventory.abspath(f)
-            for f in ctx.inventory.files
-            if f.name in RUFF_CONFIG_FILES and f.path != "pyproject.toml"
-        ]
-        if not any(c.parent == ctx.root and _is_ruff_config(c) for c in configs):
-            outer = _outer_config(ctx.root)
-            configs += [outer] if outer is not None else []
-        return configs + _extended(configs)
 
     def analyse(self, files: Sequence[InventoryFile], ctx: GateContext) -> FileAnalysis:
         settings = ctx.settings
@@ -558,80 +529,96 @@ def _batches(paths: Sequence[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _extended(configs: Sequence[Path]) -> list[Path]:
-    """The files the ``extend`` settings of ``configs`` name, followed as ruff follows them.
+@dataclass(frozen=True)
+class _RuffConfig:
+    """A ruff configuration file, read once: what ruff takes from it, and its cache input."""
 
-    Relative to the file that names it, with ``~`` and environment variables expanded.
-    """
-    seen: set[Path] = set()
-    todo = list(configs)
-    found: list[Path] = []
-    while todo:
-        config = todo.pop()
-        try:
-            data = tomllib.loads(config.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # ruff reports an unreadable configuration itself
-        table = data.get("tool", {}).get("ruff", {}) if config.name == "pyproject.toml" else data
-        target = table.get("extend") if isinstance(table, dict) else None
+    path: Path
+    key: str  # its name among the gate's cache inputs
+    digest: str
+    table: Mapping[str, Any]  # ruff's settings in it (a pyproject's [tool.ruff]); {}: none
+    is_config: bool  # ruff takes it as a configuration (a pyproject only with [tool.ruff])
+
+    @property
+    def extends(self) -> Path | None:
+        """The file its ``extend`` names: relative to it, ``~`` and variables expanded."""
+        target = self.table.get("extend")
         if not isinstance(target, str):
-            continue
-        path = config.parent / os.path.expandvars(os.path.expanduser(target))
-        path = Path(os.path.normpath(path))
-        if path not in seen:
-            seen.add(path)
-            found.append(path)
-            todo.append(path)
-    return sorted(found)
+            return None
+        return Path(
+            os.path.normpath(self.path.parent / os.path.expandvars(os.path.expanduser(target)))
+        )
 
 
-def _is_ruff_config(path: Path) -> bool:
-    """Whether ruff takes ``path`` as a configuration: a pyproject.toml only with [tool.ruff]."""
-    if path.name != "pyproject.toml":
-        return path.is_file()
+def _read_config(path: Path, key: str, sha256: str | None = None) -> _RuffConfig:
+    """``path`` as ruff reads it; ``sha256``, when the inventory has it, saves a hash.
+
+    Only ``[tool.ruff]`` of a pyproject matters to ruff: that is its digest, not the
+    version bump. An unreadable file has no settings (ruff reports it itself) and a
+    digest saying why, so that fixing it re-lints.
+    """
+    pyproject = path.name == "pyproject.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data.get("tool", {}).get("ruff"), dict)
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        return _RuffConfig(path, key, f"unreadable: {exc}", {}, not pyproject and path.is_file())
+    table = data.get("tool", {}).get("ruff") if pyproject else data
+    if pyproject:
+        digest = json.dumps(table, sort_keys=True, default=str)
+    else:
+        digest = sha256 or hashlib.sha256(raw).hexdigest()
+    settings = table if isinstance(table, dict) else {}
+    return _RuffConfig(path, key, digest, settings, not pyproject or isinstance(table, dict))
 
 
-def _outer_config(root: Path) -> Path | None:
+def _ruff_configs(ctx: GateContext) -> tuple[_RuffConfig, ...]:
+    """Every ruff configuration the project's lint depends on, each read once.
+
+    The root's pyproject.toml and the configuration files in scope; without one at the
+    root, the one ruff falls back on (the nearest above it, a monorepo's, else the
+    user's); and the files their ``extend`` settings name, followed as ruff follows them
+    (any name, outside the project, extending another in turn).
+    """
+    configs = [
+        _read_config(
+            ctx.inventory.abspath(f),
+            f.path,
+            None if f.name == "pyproject.toml" else f.sha256,
+        )
+        for f in ctx.inventory.files
+        if f.name in RUFF_CONFIG_FILES
+    ]
+    root_pyproject = ctx.root / "pyproject.toml"
+    if "pyproject.toml" not in ctx.inventory.by_path and root_pyproject.exists():
+        configs.insert(0, _read_config(root_pyproject, "pyproject.toml"))
+    if not any(c.path.parent == ctx.root and c.is_config for c in configs):
+        outer = _outer_config(ctx.root)
+        if outer is not None:
+            configs.append(outer)
+    seen = {c.path for c in configs}
+    todo = list(configs)
+    while todo:
+        target = todo.pop().extends
+        if target is not None and target not in seen:
+            seen.add(target)
+            extended = _read_config(target, f"extend:{target}")
+            configs.append(extended)
+            todo.append(extended)
+    return tuple(configs)
+
+
+def _outer_config(root: Path) -> _RuffConfig | None:
     """The configuration ruff falls back on for a root without one, as ruff looks for it."""
     user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ruff"
     for directory in [*root.resolve().parents, user]:
         for name in RUFF_CONFIG_PRECEDENCE:
-            if _is_ruff_config(directory / name):
-                return directory / name
+            path = directory / name
+            if path.is_file():
+                config = _read_config(path, f"outer:{path}")
+                if config.is_config:
+                    return config
     return None
-
-
-def _include_keys(config: Path) -> set[str]:
-    """Which of ``include`` and ``extend-include`` a ruff configuration file sets."""
-    try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()  # ruff reports an unreadable configuration itself
-    table = data.get("tool", {}).get("ruff", {}) if config.name == "pyproject.toml" else data
-    return {k for k in ("include", "extend-include") if isinstance(table, dict) and k in table}
-
-
-def _config_digest(path: Path) -> str:
-    if path.name == "pyproject.toml":
-        return _ruff_table_digest(path)
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        return f"unreadable: {exc}"
-
-
-def _ruff_table_digest(pyproject: Path) -> str:
-    """Only ``[tool.ruff]`` of a pyproject matters to ruff; hash that, not the version bump."""
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"unreadable: {exc}"
-    return json.dumps(data.get("tool", {}).get("ruff"), sort_keys=True)
 
 
 @hookimpl
