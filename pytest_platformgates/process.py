@@ -23,6 +23,9 @@ from packaging.version import InvalidVersion, Version
 from .gate import GateError
 
 TAIL_LINES = 20
+TRACEBACK = "Traceback (most recent call last):"
+# How Python joins the tracebacks of a chain: said once by keeping each exception.
+CHAINED = ("The above exception was the direct cause", "During handling of the above exception")
 # Seconds to read what a killed tool's group left in the pipes: a process that made a
 # session of its own (setsid) escapes the group and may hold them open for ever.
 DRAIN = 2.0
@@ -70,22 +73,12 @@ def run_tool(
     except OSError as exc:
         raise GateError(f"{name} could not be started: {exc}") from None
     try:
-        stdout, stderr = proc.communicate(stdin, timeout=timeout)
+        stdout, stderr, stopped = _wait(proc, stdin, timeout)
     except subprocess.TimeoutExpired:
-        _kill(proc)
         raise GateError(
             f"{name} did not finish within {timeout:g} s and was stopped; raise the gate's "
             "`timeout` or narrow its files"
         ) from None
-    except BaseException:
-        # KeyboardInterrupt in the thread that waits: the tool must not outlive the run.
-        _kill(proc)
-        raise
-    finally:
-        with _RUNNING.lock:
-            _RUNNING.procs.discard(proc)
-            stopped = proc in _RUNNING.stopped
-            _RUNNING.stopped.discard(proc)
     if stopped:
         raise GateError(f"{name} was stopped: the pytest run was interrupted")
     if proc.returncode not in ok_codes:
@@ -121,16 +114,27 @@ def run_captured(
         proc = _start(argv, cwd, _tool_environment(env), text=False)
     except GateError as exc:  # the run is being interrupted: not started, like a missing one
         raise OSError(str(exc)) from None
+    stdout, stderr, _ = _wait(proc, None, timeout)  # a stopped one exits by its signal
+    return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
+
+
+def _wait(proc: subprocess.Popen[Any], stdin: str | None, timeout: float) -> tuple[Any, Any, bool]:
+    """``proc``'s output, and whether :func:`stop_tools` stopped it.
+
+    A timeout, or an interrupt in the thread that waits, kills its whole group before the
+    exception goes on: the tool must not outlive the call.
+    """
     try:
-        stdout, stderr = proc.communicate(None, timeout=timeout)
+        stdout, stderr = proc.communicate(stdin, timeout=timeout)
     except BaseException:
         _kill(proc)
         raise
     finally:
         with _RUNNING.lock:
             _RUNNING.procs.discard(proc)
+            stopped = proc in _RUNNING.stopped
             _RUNNING.stopped.discard(proc)
-    return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
+    return stdout, stderr, stopped
 
 
 def _start(
@@ -281,11 +285,6 @@ def stderr_tail(text: str, lines: int = TAIL_LINES, *, short_tracebacks: bool = 
             kept += [line for line in _exception(block) if not line.startswith(CHAINED)]
         kept += _short_traceback(blocks[-1])
     return "\n".join(kept[-lines:])
-
-
-TRACEBACK = "Traceback (most recent call last):"
-# How Python joins the tracebacks of a chain: said once by keeping each exception.
-CHAINED = ("The above exception was the direct cause", "During handling of the above exception")
 
 
 def _frames_end(block: list[str]) -> tuple[list[int], int]:

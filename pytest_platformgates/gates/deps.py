@@ -38,7 +38,7 @@ from ..config import ConfigError, Option
 from ..gate import Gate, GateContext, GateError
 from ..hookspecs import hookimpl
 from ..model import Analysis, Finding, Severity, fingerprint
-from ..process import run_tool, stderr_tail, supported_version
+from ..process import TRACEBACK, run_tool, stderr_tail, supported_version
 
 DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
 #: Records fetched per online result (its id and aliases) to find a severity.
@@ -437,7 +437,7 @@ class DepsGate(Gate):
                 "; is the vulnerability service reachable? Without internet access, point "
                 f"`osv_url` at a mirror, or {offline}"
             )
-            if "Traceback (most recent call last)" in proc.stderr:
+            if TRACEBACK in proc.stderr:
                 # Not only the network: one record pip-audit cannot read crashes it too
                 # (a `fixed` that is not PEP 440, as PYSEC-2021-371's 0.2.0-n653).
                 last = redaction.scrub(proc.stderr.strip().splitlines()[-1][:300], url)
