@@ -137,7 +137,7 @@ class CoverageGate(Gate):
                 )
 
     def check(self, ctx: GateContext) -> Analysis:
-        _coverage_version()
+        version = _coverage_version()
         if self._snapshot is None:
             raise GateError(
                 "coverage was not measured in this session: the platformgates measurement "
@@ -147,7 +147,7 @@ class CoverageGate(Gate):
         if session.problems:
             return Analysis(problems=session.problems)
         self._judge_partial(session, ctx)
-        return Judgement(self, ctx, session).run()
+        return Judgement(self, ctx, session, version).run()
 
     def _judge_partial(self, session: SessionCoverage, ctx: GateContext) -> None:
         if not session.partial:
@@ -210,8 +210,11 @@ def ranges(lines: Iterable[int]) -> str:
 class Judgement:
     """One evaluation: select the files, analyse them, compare every figure once."""
 
-    def __init__(self, gate: CoverageGate, ctx: GateContext, session: SessionCoverage) -> None:
+    def __init__(
+        self, gate: CoverageGate, ctx: GateContext, session: SessionCoverage, version: str
+    ) -> None:
         self.gate = gate
+        self.version = version  # coverage.py's, checked supported
         self.ctx = ctx
         self.session = session
         self.settings = ctx.settings
@@ -260,7 +263,7 @@ class Judgement:
             findings=tuple(self.findings),
             problems=tuple(self.problems),
             figures=self.figures,
-            tool_versions={"coverage": _coverage_version()},
+            tool_versions={"coverage": self.version},
             notes=tuple(self.ctx.notes),
             artifacts=artifacts or {},
         )
@@ -713,7 +716,7 @@ class Judgement:
         document: dict[str, Any] = {
             "meta": {
                 "format": 3,
-                "version": _coverage_version(),
+                "version": self.version,
                 "branch_coverage": branches,
                 "precision": precision,
                 "measured_by": self.session.origin,
