@@ -394,7 +394,7 @@ def _build(
         version=root_version,
         type=ComponentType.APPLICATION,
         bom_ref=ROOT_REF,
-        purl=PackageURL(type="pypi", name=purl_name(str(root["name"])), version=root_version)
+        purl=PackageURL(type="pypi", name=str(root["name"]), version=root_version)
         if root_version
         else None,
     )
@@ -412,7 +412,9 @@ def _build(
             version=c.version,
             type=ComponentType.LIBRARY,
             bom_ref=c.ref,
-            purl=PackageURL(type="pypi", name=purl_name(c.name), version=c.version),
+            # packageurl writes a pypi name as the purl spec does: lowercased, `_` as `-`, dots
+            # kept (`pkg:pypi/zope.interface`, as cyclonedx-py), not PEP 503's form.
+            purl=PackageURL(type="pypi", name=c.name, version=c.version),
             licenses=[licence(kind, value) for kind, value in c.licenses],
         )
         bom.components.add(made[c.ref])
@@ -425,16 +427,6 @@ def _build(
     for ref, children in graph.items():
         bom.register_dependency(everything[ref], [everything[c] for c in children])
     return str(JsonV1Dot6(bom).output_as_string(indent=2))
-
-
-def purl_name(name: str) -> str:
-    """A distribution name as the purl spec writes ``pypi`` names: lowercased, ``_`` as ``-``.
-
-    Not PEP 503's form: the spec (and packageurl-python, cyclonedx-py) keeps dots, so
-    ``zope.interface`` is ``pkg:pypi/zope.interface``; ``zope-interface`` would be
-    another purl to every consumer that compares them as the spec says.
-    """
-    return name.lower().replace("_", "-")
 
 
 def _requirements(bom: Mapping[str, Any], require: Sequence[str], settings: Any) -> list[Finding]:
