@@ -253,10 +253,11 @@ class GateSession:
         try:
             weakened = policy.guard_selection(self.state.settings, selected)
         except ConfigError as exc:
+            message = f"platformgates: {shown(exc)}"  # it may quote the project's text
             if self.owner:
-                raise pytest.UsageError(f"platformgates: {shown(exc)}") from None
+                raise pytest.UsageError(message) from None
             # An xdist worker: a collection error reaches the controller, which stops the run.
-            report = pytest.CollectReport(NODE_PREFIX, "failed", f"platformgates: {exc}", [])
+            report = pytest.CollectReport(NODE_PREFIX, "failed", message, [])
             self.config.hook.pytest_collectreport(report=report)
             session.items.clear()
             return

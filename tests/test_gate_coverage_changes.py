@@ -222,26 +222,34 @@ def test_a_changed_file_coverage_never_measured_fails_whatever_the_average(proje
     run(project).assert_outcomes(passed=4)
 
 
-def test_a_one_line_diff_is_judged_not_skipped(project):
+def assert_one_unrun_change(project, new_code: int, before: str, after: str) -> None:
+    """A branch off main changing pkg/calc.py from CALC + ``before`` to CALC + ``after``,
+    which no test runs: one changed executable line, at line 6, not run."""
     project.configure(
-        {"coverage": {"line": 0, "base": "main", "new_code": 80}}, extra=PYPROJECT_TAIL
+        {"coverage": {"line": 0, "base": "main", "new_code": new_code}}, extra=PYPROJECT_TAIL
     )
     project.write("pkg/__init__.py", "")
-    project.write("pkg/calc.py", CALC + "\n\ndef neg(a):\n    return a\n")
+    project.write("pkg/calc.py", CALC + before)
     project.write("tests/test_calc.py", TESTS)
     project.commit("base")
-    project.git("checkout", "-q", "-b", "fix")
-    project.write("pkg/calc.py", CALC + "\n\ndef neg(a):\n    return -a\n")  # one line
-    project.commit("fix: negate")
+    project.git("checkout", "-q", "-b", "feature")
+    project.write("pkg/calc.py", CALC + after)
+    project.commit("feature: change")
     result = run(project, "--junitxml=junit.xml")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*new-code coverage since main 0% is below 80% (0 of 1 changed executable lines run)*",
+            f"*new-code coverage since main 0% is below {new_code}% "
+            "(0 of 1 changed executable lines run)*",
             "*pkg/calc.py:6 *new_code_not_run*1 new line(s) not run: 6*",
         ]
     )
     assert properties(project)["gate.figure.new_lines"] == "1"
+
+
+def test_a_one_line_diff_is_judged_not_skipped(project):
+    negate = "\n\ndef neg(a):\n    return {}\n"
+    assert_one_unrun_change(project, 80, negate.format("a"), negate.format("-a"))
 
 
 def test_a_base_git_does_not_know_is_an_error(project):
@@ -274,26 +282,8 @@ def test_no_executable_change_is_nothing_to_cover_not_a_skip(project):
 def test_a_changed_line_inside_a_multi_line_statement_is_new_code(project):
     # coverage counts a multi-line statement at its first line; a diff that edits only
     # a continuation line (an argument) changed that statement, which no test runs
-    project.configure(
-        {"coverage": {"line": 0, "base": "main", "new_code": 100}}, extra=PYPROJECT_TAIL
-    )
-    project.write("pkg/__init__.py", "")
-    build = "def build(a):\n    return dict(\n        a=a,\n        b={},\n    )\n"
-    project.write("pkg/calc.py", CALC + "\n\n" + build.format(2))
-    project.write("tests/test_calc.py", TESTS)
-    project.commit("base")
-    project.git("checkout", "-q", "-b", "feature")
-    project.write("pkg/calc.py", CALC + "\n\n" + build.format("a.upper()"))
-    project.commit("feature: b from a")
-    result = run(project, "--junitxml=junit.xml")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*new-code coverage since main 0% is below 100% (0 of 1 changed executable lines run)*",
-            "*pkg/calc.py:6 *new_code_not_run*1 new line(s) not run: 6*",
-        ]
-    )
-    assert properties(project)["gate.figure.new_lines"] == "1"
+    build = "\n\ndef build(a):\n    return dict(\n        a=a,\n        b={},\n    )\n"
+    assert_one_unrun_change(project, 100, build.format(2), build.format("a.upper()"))
 
 
 # -- the ratchet ------------------------------------------------------------------------
